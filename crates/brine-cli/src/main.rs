@@ -1,0 +1,375 @@
+//! `brine`: look inside Python pickles without running them.
+//!
+//! The binary only parses flags, calls the `brine` library and renders its output.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::fs;
+use std::io::{self, BufWriter, Read, Write};
+use std::process::ExitCode;
+
+use brine::{Decoder, Limits, Options, Py2Encoding};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Look inside Python pickles safely: brine reads every pickle CPython writes (protocols 0-5)
+/// and never imports, calls or evaluates anything in it.
+#[derive(Parser)]
+#[command(name = "brine", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Disassemble a pickle, exactly as `python3 -m pickletools FILE` prints it.
+    Dis(DisArgs),
+    /// Print the pickled value in Python syntax (like `repr(pickle.load(f))`).
+    Show(ShowArgs),
+    /// Print the pickled value as JSON (plain where the value is plain, tagged otherwise;
+    /// see docs/json.md).
+    Json(JsonArgs),
+    /// Summarise what loading would produce: protocol, opcodes, types, globals, memo.
+    Info(InfoArgs),
+}
+
+#[derive(Args)]
+struct DisArgs {
+    /// Pickle files to disassemble (`-` for standard input).
+    #[arg(required = true)]
+    files: Vec<String>,
+    /// Preserve the memo between files (pickletools `--memo`).
+    #[arg(short, long)]
+    memo: bool,
+    /// Number of spaces per MARK level of indentation.
+    #[arg(short = 'l', long, default_value_t = 4)]
+    indentlevel: usize,
+    /// Annotate each line with a short description of its opcode, aligned at column N
+    /// (0 = off; `-a` alone means 1, as in pickletools).
+    #[arg(short, long, default_value_t = 0, num_args = 0..=1, default_missing_value = "1")]
+    annotate: usize,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<String>,
+    /// Text printed before each file's listing when several are given; `{name}` is the file.
+    #[arg(short, long, default_value = "==> {name} <==")]
+    preamble: String,
+}
+
+#[derive(Args, Clone)]
+struct DecodeArgs {
+    /// How Python 2 strings (STRING, BINSTRING, SHORT_BINSTRING) are decoded: ASCII (the
+    /// default, as pickle.loads), latin1 (right for Python 2 datetime and numpy data),
+    /// utf-8, or bytes.
+    #[arg(long, default_value = "ASCII", value_parser = parse_encoding)]
+    encoding: Py2Encoding,
+    /// Keep Python 2 module names as written (do not map `__builtin__` to `builtins`, ...).
+    #[arg(long)]
+    no_fix_imports: bool,
+    /// Keep CPython's data-only reductions (builtins.set([...]), _codecs.encode(...), ...)
+    /// as the calls they are instead of native values.
+    #[arg(long)]
+    raw: bool,
+    /// Decode every pickle stored one after another in the input, not just the first.
+    #[arg(long)]
+    all: bool,
+    /// Deepest the machine's stack plus marks may grow.
+    #[arg(long, value_name = "N")]
+    max_depth: Option<usize>,
+    /// Most memo entries.
+    #[arg(long, value_name = "N")]
+    max_memo: Option<usize>,
+    /// Most items in one container.
+    #[arg(long, value_name = "N")]
+    max_container_len: Option<usize>,
+    /// Most bytes the decoded value may allocate.
+    #[arg(long, value_name = "BYTES")]
+    max_alloc_bytes: Option<u64>,
+    /// Most input bytes one pickle may span.
+    #[arg(long, value_name = "BYTES")]
+    max_input_bytes: Option<u64>,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    /// Pickle file (`-` for standard input).
+    file: String,
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+#[derive(Args)]
+struct JsonArgs {
+    /// Pickle file (`-` for standard input).
+    file: String,
+    /// Indent the JSON.
+    #[arg(long)]
+    pretty: bool,
+    /// Also record identity of shared strings and bytes (what a byte-exact re-encoding needs).
+    #[arg(long)]
+    exact: bool,
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// Pickle file (`-` for standard input).
+    file: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+fn parse_encoding(s: &str) -> Result<Py2Encoding, String> {
+    Py2Encoding::from_name(s)
+        .ok_or_else(|| format!("unknown encoding {s:?} (use ASCII, latin1, utf-8 or bytes)"))
+}
+
+/// A failure to report: which file, and what.
+struct Failure {
+    file: String,
+    message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "brine: {}: {}", self.file, self.message)
+    }
+}
+
+fn fail(file: &str, message: impl fmt::Display) -> Failure {
+    Failure {
+        file: file.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn read_input(file: &str) -> Result<Vec<u8>, Failure> {
+    if file == "-" {
+        let mut buf = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(|e| fail("<stdin>", e))?;
+        Ok(buf)
+    } else {
+        fs::read(file).map_err(|e| fail(file, e))
+    }
+}
+
+fn display_name(file: &str) -> &str {
+    if file == "-" {
+        "<stdin>"
+    } else {
+        file
+    }
+}
+
+impl DecodeArgs {
+    fn options(&self) -> Options<'static> {
+        let mut limits = Limits::default();
+        if let Some(n) = self.max_depth {
+            limits.max_depth = n;
+        }
+        if let Some(n) = self.max_memo {
+            limits.max_memo = n;
+        }
+        if let Some(n) = self.max_container_len {
+            limits.max_container_len = n;
+        }
+        if let Some(n) = self.max_alloc_bytes {
+            limits.max_alloc_bytes = n;
+        }
+        if let Some(n) = self.max_input_bytes {
+            limits.max_input_bytes = n;
+        }
+        Options {
+            limits,
+            encoding: self.encoding,
+            fix_imports: !self.no_fix_imports,
+            native_reductions: !self.raw,
+            ..Options::default()
+        }
+    }
+}
+
+/// An `io::Write` seen as a `fmt::Write`, keeping the first I/O error.
+struct FmtWriter<W: Write> {
+    inner: W,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> fmt::Write for FmtWriter<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.inner.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            fmt::Error
+        })
+    }
+}
+
+/// What went wrong while writing output.
+enum OutError {
+    Io(io::Error),
+    Pickle(Failure),
+}
+
+impl From<Failure> for OutError {
+    fn from(f: Failure) -> Self {
+        OutError::Pickle(f)
+    }
+}
+
+impl From<io::Error> for OutError {
+    fn from(e: io::Error) -> Self {
+        OutError::Io(e)
+    }
+}
+
+/// Decodes each pickle of the input (the first only unless `--all`) and hands it to `each`.
+fn for_each_graph(
+    file: &str,
+    args: &DecodeArgs,
+    mut each: impl FnMut(&brine::Graph<'_>, usize) -> Result<(), OutError>,
+) -> Result<(), OutError> {
+    let data = read_input(file)?;
+    let name = display_name(file);
+    if args.all {
+        let stream = brine::SliceStream::new(&data, args.options());
+        let mut n = 0;
+        for item in stream {
+            let (g, _) = item.map_err(|e| fail(name, e))?;
+            each(&g, n)?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(fail(name, "no pickle data (empty input)").into());
+        }
+        Ok(())
+    } else {
+        let mut dec = Decoder::new(args.options());
+        let g = dec.decode_slice(&data).map_err(|e| fail(name, e))?;
+        each(&g, 0)
+    }
+}
+
+fn run_show(a: &ShowArgs, out: &mut dyn Write) -> Result<(), OutError> {
+    let mut w = FmtWriter {
+        inner: out,
+        error: None,
+    };
+    for_each_graph(&a.file, &a.decode, |g, _| {
+        let r = fmt::Write::write_fmt(&mut w, format_args!("{}\n", g.root()));
+        match (r, w.error.take()) {
+            (_, Some(e)) => Err(OutError::Io(e)),
+            (Err(_), None) => Err(OutError::Io(io::Error::other("formatting failed"))),
+            (Ok(()), None) => Ok(()),
+        }
+    })
+}
+
+fn run_json(a: &JsonArgs, out: &mut dyn Write) -> Result<(), OutError> {
+    let opts = brine::json::JsonOptions {
+        pretty: a.pretty,
+        exact_identity: a.exact,
+    };
+    for_each_graph(&a.file, &a.decode, |g, _| {
+        brine::json::write_json(g, g.root_value(), &mut *out, &opts)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    })
+}
+
+fn run_info(a: &InfoArgs, out: &mut dyn Write) -> Result<(), OutError> {
+    let data = read_input(&a.file)?;
+    let name = display_name(&a.file);
+    let info = brine::info::info(&data, &a.decode.options()).map_err(|e| fail(name, e))?;
+    match a.format {
+        Format::Text => write!(out, "{info}")?,
+        Format::Json => writeln!(out, "{}", info.to_json())?,
+    }
+    Ok(())
+}
+
+fn run_dis(a: &DisArgs, out: &mut dyn Write) -> Result<(), OutError> {
+    let opts = brine::dis::DisOptions {
+        memo: a.memo,
+        indentlevel: a.indentlevel,
+        annotate: a.annotate,
+    };
+    let mut memo = brine::dis::DisMemo::default();
+    for file in &a.files {
+        let name = display_name(file);
+        if a.files.len() > 1 {
+            writeln!(out, "{}", a.preamble.replace("{name}", name))?;
+        }
+        let data = read_input(file)?;
+        let mut r = brine::read::SliceRead::new(&data);
+        let memo_arg = if a.memo { Some(&mut memo) } else { None };
+        match brine::dis::dis(&mut r, &mut *out, &opts, memo_arg) {
+            Ok(_) => {}
+            Err(brine::dis::DisError::Io(e)) => return Err(OutError::Io(e)),
+            Err(brine::dis::DisError::Pickle(e)) => {
+                out.flush()?;
+                return Err(fail(name, e).into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut file_out;
+    let mut std_out;
+    let out: &mut dyn Write = match &cli.command {
+        Command::Dis(DisArgs {
+            output: Some(path), ..
+        }) => match fs::File::create(path) {
+            Ok(f) => {
+                file_out = BufWriter::with_capacity(1 << 16, f);
+                &mut file_out
+            }
+            Err(e) => {
+                eprintln!("{}", fail(path, e));
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            std_out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            &mut std_out
+        }
+    };
+    let result = match &cli.command {
+        Command::Dis(a) => run_dis(a, out),
+        Command::Show(a) => run_show(a, out),
+        Command::Json(a) => run_json(a, out),
+        Command::Info(a) => run_info(a, out),
+    };
+    let result = result.and_then(|()| out.flush().map_err(OutError::Io));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`brine dis big.pkl | head`) is not an error.
+        Err(OutError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(OutError::Io(e)) => {
+            eprintln!("brine: error writing output: {e}");
+            ExitCode::from(2)
+        }
+        Err(OutError::Pickle(f)) => {
+            let _ = out.flush();
+            eprintln!("{f}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,1366 @@
+//! The non-executing pickle machine: stack, marks and memo, building a [`Graph`].
+//!
+//! It follows CPython's C unpickler (`Modules/_pickle.c`) opcode by opcode, including its
+//! stack "fence" (items below the topmost mark cannot be popped), but where CPython would
+//! import or call something it records an inert node instead.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::compat;
+use crate::keys::{key_eq, key_hash, KeyIndex, INDEX_THRESHOLD};
+use crate::de::{Options, Py2Encoding};
+use crate::error::{Error, ErrorKind, Result};
+use crate::limits::Limit;
+use crate::opcode::Opcode;
+use crate::pytext::{self, ParsedInt};
+use crate::read::Read;
+use crate::value::{Buffer, CallKind, Global, Graph, Node, NodeId, Object, PyStr, Value};
+
+/// Highest protocol CPython 3.11 knows.
+pub const HIGHEST_PROTOCOL: u8 = 5;
+
+/// Rough per-node bookkeeping cost charged against `max_alloc_bytes`.
+const NODE_COST: u64 = std::mem::size_of::<Node<'static>>() as u64;
+/// Cost of one stored value in a container.
+const ITEM_COST: u64 = std::mem::size_of::<Value>() as u64;
+
+/// The memo: dense for the small consecutive keys CPython writes, a map for sparse ones.
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<Value>>,
+    sparse: HashMap<u64, Value>,
+    len: usize,
+}
+
+impl Memo {
+    #[inline]
+    fn get(&self, key: u64) -> Option<Value> {
+        if let Some(slot) = self.dense.get(key as usize) {
+            return *slot;
+        }
+        self.sparse.get(&key).copied()
+    }
+
+    /// Stores a value; returns true when the key was new.
+    #[inline]
+    fn put(&mut self, key: u64, v: Value) -> bool {
+        let k = key as usize;
+        if k == self.dense.len() && self.sparse.is_empty() {
+            self.dense.push(Some(v));
+            self.len += 1;
+            return true;
+        }
+        if k < self.dense.len() {
+            let new = self.dense[k].is_none();
+            self.dense[k] = Some(v);
+            self.len += new as usize;
+            return new;
+        }
+        if key <= (self.dense.len() as u64) * 2 + 1024 && self.sparse.is_empty() {
+            self.dense.resize(k + 1, None);
+            self.dense[k] = Some(v);
+            self.len += 1;
+            return true;
+        }
+        let new = self.sparse.insert(key, v).is_none();
+        self.len += new as usize;
+        new
+    }
+}
+
+/// One run of the machine over one pickle.
+pub(crate) struct Machine<'a, 'o> {
+    graph: Graph<'a>,
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo: Memo,
+    opts: &'o mut Options<'a>,
+    alloc: u64,
+    proto: u8,
+    max_proto: u8,
+    empty_tuple: Option<Value>,
+    /// Hash indexes of large dicts and sets, for duplicate keys.
+    indexes: HashMap<NodeId, KeyIndex>,
+    next_buffer: usize,
+    start: u64,
+    /// Offset and opcode being executed, for errors.
+    pos: u64,
+    op: Option<Opcode>,
+}
+
+enum Step {
+    Continue,
+    Stop,
+}
+
+impl<'a, 'o> Machine<'a, 'o> {
+    /// A machine for a pickle starting at byte `start`; `size_hint` is the input length when
+    /// known, used to size the node arena up front.
+    pub(crate) fn new(opts: &'o mut Options<'a>, start: u64, size_hint: usize) -> Self {
+        Machine {
+            graph: Graph::with_capacity((size_hint / 24).min(1 << 22)),
+            stack: Vec::with_capacity(64),
+            marks: Vec::new(),
+            memo: Memo::default(),
+            opts,
+            alloc: 0,
+            proto: 0,
+            max_proto: 0,
+            empty_tuple: None,
+            indexes: HashMap::new(),
+            next_buffer: 0,
+            start,
+            pos: start,
+            op: None,
+        }
+    }
+
+    /// Runs until STOP; returns the graph with its root set.
+    pub(crate) fn run<R: Read<'a>>(mut self, r: &mut R) -> Result<Graph<'a>> {
+        let mut first = true;
+        loop {
+            self.pos = r.offset();
+            self.op = None;
+            let byte = match r.next_byte() {
+                Ok(Some(b)) => b,
+                Ok(None) if first => return Err(self.err(ErrorKind::EmptyInput)),
+                Ok(None) => return Err(self.err(ErrorKind::Truncated)),
+                Err(e) => return Err(self.err(ErrorKind::Io(e))),
+            };
+            first = false;
+            let Some(op) = Opcode::from_byte(byte) else {
+                return Err(self.err(ErrorKind::InvalidOpcode(byte)));
+            };
+            self.op = Some(op);
+            if self.pos - self.start >= self.opts.limits.max_input_bytes {
+                return Err(self.limit(Limit::InputBytes, self.opts.limits.max_input_bytes));
+            }
+            if let Step::Stop = self.step(op, r)? {
+                let root = self.pop()?;
+                self.graph.set_root(root);
+                self.graph.set_protocol(self.max_proto);
+                return Ok(self.graph);
+            }
+        }
+    }
+
+    // ----- errors and limits -------------------------------------------------------------
+
+    #[cold]
+    fn err(&self, kind: ErrorKind) -> Error {
+        Error::new(kind, self.pos, self.op)
+    }
+
+    #[cold]
+    fn limit(&self, limit: Limit, max: impl TryInto<u64>) -> Error {
+        let max = max.try_into().unwrap_or(u64::MAX);
+        self.err(ErrorKind::LimitExceeded { limit, max })
+    }
+
+    #[cold]
+    fn io_err(&self, e: std::io::Error) -> Error {
+        self.err(ErrorKind::Io(e))
+    }
+
+    #[cold]
+    fn mismatch(&self, expected: &'static str, found: Value) -> Error {
+        let found = self.describe(found);
+        self.err(ErrorKind::TypeMismatch { expected, found })
+    }
+
+    fn describe(&self, v: Value) -> String {
+        match v {
+            Value::None => "None".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Int(_) => "int".into(),
+            Value::Float(_) => "float".into(),
+            Value::Ref(id) => match self.graph.get(id) {
+                Some(n) => n.type_name().into(),
+                None => "?".into(),
+            },
+        }
+    }
+
+    #[inline]
+    fn charge(&mut self, bytes: u64) -> Result<()> {
+        self.alloc = self.alloc.saturating_add(bytes);
+        if self.alloc > self.opts.limits.max_alloc_bytes {
+            return Err(self.limit(Limit::AllocBytes, self.opts.limits.max_alloc_bytes));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len > self.opts.limits.max_container_len {
+            return Err(self.limit(Limit::ContainerLen, self.opts.limits.max_container_len));
+        }
+        Ok(())
+    }
+
+    // ----- stack -----------------------------------------------------------------------
+
+    #[inline]
+    fn fence(&self) -> usize {
+        self.marks.last().copied().unwrap_or(0)
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: Value) -> Result<()> {
+        if self.stack.len() + self.marks.len() >= self.opts.limits.max_depth {
+            return Err(self.limit(Limit::Depth, self.opts.limits.max_depth));
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Result<Value> {
+        if self.stack.len() <= self.fence() {
+            return Err(self.err(ErrorKind::StackUnderflow));
+        }
+        self.stack.pop().ok_or_else(|| self.err(ErrorKind::StackUnderflow))
+    }
+
+    #[inline]
+    fn top(&self) -> Result<Value> {
+        if self.stack.len() <= self.fence() {
+            return Err(self.err(ErrorKind::StackUnderflow));
+        }
+        self.stack.last().copied().ok_or_else(|| self.err(ErrorKind::StackUnderflow))
+    }
+
+    /// Pops the topmost mark and returns the items above it (the stack keeps them until
+    /// the caller truncates).
+    #[inline]
+    fn pop_mark(&mut self) -> Result<usize> {
+        match self.marks.pop() {
+            Some(at) if at <= self.stack.len() => Ok(at),
+            Some(_) => Err(self.err(ErrorKind::StackUnderflow)),
+            None => Err(self.err(ErrorKind::MarkNotFound)),
+        }
+    }
+
+    fn take_from(&mut self, at: usize) -> Result<Vec<Value>> {
+        let n = self.stack.len().saturating_sub(at);
+        self.check_len(n)?;
+        self.charge(n as u64 * ITEM_COST)?;
+        Ok(self.stack.split_off(at.min(self.stack.len())))
+    }
+
+    #[inline(always)]
+    fn new_node(&mut self, node: Node<'a>, payload: u64) -> Result<Value> {
+        self.charge(NODE_COST + payload)?;
+        if self.graph.len() >= u32::MAX as usize {
+            return Err(self.limit(Limit::AllocBytes, self.opts.limits.max_alloc_bytes));
+        }
+        Ok(self.graph.push(node))
+    }
+
+    fn empty_tuple(&mut self) -> Result<Value> {
+        if let Some(v) = self.empty_tuple {
+            return Ok(v);
+        }
+        let v = self.new_node(Node::Tuple(Vec::new()), 0)?;
+        self.empty_tuple = Some(v);
+        Ok(v)
+    }
+
+    fn tuple(&mut self, items: Vec<Value>) -> Result<Value> {
+        if items.is_empty() {
+            return self.empty_tuple();
+        }
+        self.new_node(Node::Tuple(items), 0)
+    }
+
+    fn node_of(&self, v: Value) -> Option<&Node<'a>> {
+        self.graph.deref(v)
+    }
+
+    fn node_mut(&mut self, v: Value) -> Option<&mut Node<'a>> {
+        match v {
+            Value::Ref(id) => self.graph.node_mut(id),
+            _ => None,
+        }
+    }
+
+    // ----- argument readers ----------------------------------------------------------
+
+    #[inline(always)]
+    fn arr<R: Read<'a>, const N: usize>(&self, r: &mut R) -> Result<[u8; N]> {
+        match r.read_array::<N>() {
+            Ok(Some(a)) => Ok(a),
+            Ok(None) => Err(self.err(ErrorKind::Truncated)),
+            Err(e) => Err(self.io_err(e)),
+        }
+    }
+
+    #[inline]
+    fn bytes<R: Read<'a>>(&self, r: &mut R, n: u64) -> Result<Cow<'a, [u8]>> {
+        match r.read_bytes(n) {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(self.err(ErrorKind::Truncated)),
+            Err(e) => Err(self.io_err(e)),
+        }
+    }
+
+    fn line<R: Read<'a>>(&self, r: &mut R) -> Result<Cow<'a, [u8]>> {
+        match r.read_line() {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(self.err(ErrorKind::Truncated)),
+            Err(e) => Err(self.io_err(e)),
+        }
+    }
+
+    fn str_node(&mut self, bytes: Cow<'a, [u8]>) -> Result<Value> {
+        let plain = match pytext::check_utf8_surrogatepass(&bytes) {
+            Ok(p) => p,
+            Err(at) => {
+                return Err(self.err(ErrorKind::BadString(format!(
+                    "invalid UTF-8 at position {at} of the string"
+                ))))
+            }
+        };
+        let cost = owned_len(&bytes);
+        self.new_node(Node::Str(PyStr::from_checked(bytes, plain)), cost)
+    }
+
+    fn int_value(&mut self, p: ParsedInt) -> Result<Value> {
+        match p {
+            ParsedInt::Bool(b) => Ok(Value::Bool(b)),
+            ParsedInt::Small(i) => Ok(Value::Int(i)),
+            ParsedInt::Big(b) => {
+                let cost = b.bits() / 8;
+                self.new_node(Node::Int(b), cost)
+            }
+        }
+    }
+
+    fn py2_string(&mut self, bytes: Cow<'a, [u8]>) -> Result<Value> {
+        match self.opts.encoding {
+            Py2Encoding::Bytes => {
+                let cost = owned_len(&bytes);
+                self.new_node(Node::Bytes(bytes), cost)
+            }
+            Py2Encoding::Latin1 => {
+                if bytes.is_ascii() {
+                    self.str_node(bytes)
+                } else {
+                    let s = pytext::latin1_to_utf8(&bytes);
+                    let cost = s.len() as u64;
+                    self.new_node(Node::Str(PyStr::from_string(s)), cost)
+                }
+            }
+            Py2Encoding::Ascii => {
+                if let Some(at) = bytes.iter().position(|b| !b.is_ascii()) {
+                    return Err(self.err(ErrorKind::BadString(format!(
+                        "'ascii' codec can't decode byte 0x{:02x} in position {at}: \
+                         ordinal not in range(128) (Python 2 strings need encoding \
+                         'latin1' or 'bytes')",
+                        bytes[at]
+                    ))));
+                }
+                self.str_node(bytes)
+            }
+            Py2Encoding::Utf8 => match std::str::from_utf8(&bytes) {
+                Ok(_) => self.str_node(bytes),
+                Err(e) => Err(self.err(ErrorKind::BadString(format!(
+                    "'utf-8' codec can't decode the byte at position {}",
+                    e.valid_up_to()
+                )))),
+            },
+        }
+    }
+
+    #[inline(always)]
+    fn memo_get(&self, key: u64) -> Result<Value> {
+        self.memo
+            .get(key)
+            .ok_or_else(|| self.err(ErrorKind::MemoKeyMissing(key)))
+    }
+
+    #[inline(always)]
+    fn memo_put(&mut self, key: u64) -> Result<()> {
+        let v = self.top()?;
+        if self.memo.len >= self.opts.limits.max_memo && self.memo.get(key).is_none() {
+            return Err(self.limit(Limit::Memo, self.opts.limits.max_memo));
+        }
+        if self.memo.put(key, v) {
+            self.charge(ITEM_COST)?;
+        }
+        Ok(())
+    }
+
+    /// A memo key written in decimal (GET, PUT), read as `int(text, 10)` reads it.
+    fn decimal_key(&self, line: &[u8]) -> Result<u64> {
+        let text = String::from_utf8_lossy(line);
+        let t = text.trim();
+        let (negative, digits) = match t.as_bytes().first() {
+            Some(b'-') => (true, &t[1..]),
+            Some(b'+') => (false, &t[1..]),
+            _ => (false, t),
+        };
+        let well_formed = !digits.is_empty()
+            && !digits.starts_with('_')
+            && !digits.ends_with('_')
+            && !digits.contains("__")
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+        if !well_formed {
+            return Err(self.err(ErrorKind::BadMemoKey(format!("{t:?} is not a decimal integer"))));
+        }
+        let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
+        if negative && cleaned.bytes().any(|b| b != b'0') {
+            return Err(self.err(ErrorKind::BadMemoKey(format!("negative memo key {t}"))));
+        }
+        cleaned
+            .parse::<u64>()
+            .map_err(|_| self.err(ErrorKind::BadMemoKey(format!("memo key {cleaned} is too large"))))
+    }
+
+    // ----- globals ---------------------------------------------------------------------
+
+    fn global(&mut self, module: PyStr<'a>, name: PyStr<'a>, from_stack: Option<(NodeId, NodeId)>) -> Result<Value> {
+        let mut g = Global {
+            module,
+            name,
+            original: None,
+            from_stack,
+            offset: self.pos,
+        };
+        if self.opts.fix_imports && self.proto < 3 {
+            if let (Some(m), Some(n)) = (g.module.as_str(), g.name.as_str()) {
+                if let Some((nm, nn)) = compat::map_py2_name(m, n) {
+                    let new_name = nn.map(PyStr::from_str).unwrap_or_else(|| g.name.clone());
+                    let old = (
+                        std::mem::replace(&mut g.module, PyStr::from_str(nm)),
+                        std::mem::replace(&mut g.name, new_name),
+                    );
+                    g.original = Some(old);
+                }
+            }
+        }
+        let cost = (g.module.as_bytes().len() + g.name.as_bytes().len()) as u64;
+        self.new_node(Node::Global(Box::new(g)), cost)
+    }
+
+    fn global_line_str(&self, b: Cow<'a, [u8]>, ascii_only: bool) -> Result<PyStr<'a>> {
+        if ascii_only && !b.is_ascii() {
+            return Err(self.err(ErrorKind::BadString("module and class names must be ASCII".into())));
+        }
+        match pytext::check_utf8_surrogatepass(&b) {
+            Ok(true) => Ok(PyStr::from_checked(b, true)),
+            _ => Err(self.err(ErrorKind::BadString(
+                "module or class name is not valid UTF-8".into(),
+            ))),
+        }
+    }
+
+    fn ext(&mut self, code: i64) -> Result<Value> {
+        if code <= 0 {
+            return Err(self.err(ErrorKind::BadExtension(format!("EXT specifies code <= 0 ({code})"))));
+        }
+        let code = code as i32;
+        match self.opts.extensions.get(&code).cloned() {
+            Some((m, n)) => {
+                let module = PyStr::from_string(m);
+                let name = PyStr::from_string(n);
+                self.global(module, name, None)
+            }
+            None => self.new_node(Node::Ext(code), 0),
+        }
+    }
+
+    // ----- containers -------------------------------------------------------------------
+
+    fn check_hashable(&self, v: Value) -> Result<()> {
+        if let Some(n) = self.node_of(v) {
+            if matches!(
+                n,
+                Node::List(_) | Node::Dict(_) | Node::Set(_) | Node::ByteArray(_) | Node::OrderedDict(_)
+            ) {
+                return Err(self.err(ErrorKind::Unhashable(format!("'{}'", n.type_name()))));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `self.stack[at..]` to the list (or object) `target`, then drops them from
+    /// the stack.
+    fn append_from(&mut self, target: Value, at: usize) -> Result<()> {
+        let items = self.stack.get(at..).unwrap_or(&[]);
+        if items.is_empty() {
+            // CPython returns before looking at the target when there is nothing to add.
+            return Ok(());
+        }
+        let n = items.len();
+        let limit = self.opts.limits.max_container_len;
+        let dest = match target {
+            Value::Ref(id) => match self.graph.node_mut(id) {
+                Some(Node::List(l)) => Some(l),
+                Some(Node::Object(o)) => Some(&mut o.list_items),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(dest) = dest else {
+            return Err(self.mismatch("a list to append to", target));
+        };
+        if dest.len() + n > limit {
+            return Err(self.limit(Limit::ContainerLen, limit));
+        }
+        dest.extend_from_slice(items);
+        self.stack.truncate(at);
+        self.charge(n as u64 * ITEM_COST)
+    }
+
+    /// Stores the key, value pairs `self.stack[at..]` into the dict (or object) `target`,
+    /// then drops them from the stack. A key already present keeps its place and gets the
+    /// new value, as in CPython.
+    fn setitems_from(&mut self, target: Value, at: usize) -> Result<()> {
+        let items = self.stack.get(at..).unwrap_or(&[]);
+        if items.is_empty() {
+            // CPython returns before looking at the target when there is nothing to add.
+            return Ok(());
+        }
+        if items.len() % 2 != 0 {
+            return Err(self.err(ErrorKind::OddItems));
+        }
+        let n = items.len() / 2;
+        let limit = self.opts.limits.max_container_len;
+        let Value::Ref(id) = target else {
+            return Err(self.mismatch("a dict to set items on", target));
+        };
+        match self.graph.get(id) {
+            Some(Node::Dict(_) | Node::OrderedDict(_)) => {
+                for k in items.iter().step_by(2) {
+                    self.check_hashable(*k)?;
+                }
+                for pair in 0..n {
+                    let (k, v) = (items[2 * pair], items[2 * pair + 1]);
+                    match find_key(&self.graph, &mut self.indexes, id, k, true) {
+                        Some(pos) => {
+                            if let Some(Node::Dict(d) | Node::OrderedDict(d)) = self.graph.node_mut(id) {
+                                if let Some(slot) = d.get_mut(pos) {
+                                    slot.1 = v;
+                                }
+                            }
+                        }
+                        None => {
+                            let len = match self.graph.node_mut(id) {
+                                Some(Node::Dict(d) | Node::OrderedDict(d)) => {
+                                    d.push((k, v));
+                                    d.len()
+                                }
+                                _ => 0,
+                            };
+                            if len > limit {
+                                return Err(self.limit(Limit::ContainerLen, limit));
+                            }
+                            note_key(&self.graph, &mut self.indexes, id, k, len - 1);
+                        }
+                    }
+                }
+            }
+            Some(Node::Object(_)) => {
+                if let Some(Node::Object(o)) = self.graph.node_mut(id) {
+                    if o.dict_items.len() + n > limit {
+                        return Err(self.limit(Limit::ContainerLen, limit));
+                    }
+                    o.dict_items.extend(items.chunks_exact(2).map(|c| (c[0], c[1])));
+                }
+            }
+            Some(Node::List(_)) => {
+                // `list[i] = x`: CPython's SETITEM calls __setitem__ on whatever it finds.
+                for pair in 0..n {
+                    let (k, v) = (items[2 * pair], items[2 * pair + 1]);
+                    let Value::Int(i) = k else {
+                        return Err(self.mismatch("an int index for SETITEM on a list", k));
+                    };
+                    let ok = match self.graph.node_mut(id) {
+                        Some(Node::List(l)) => {
+                            let len = l.len() as i64;
+                            let idx = if i < 0 { i + len } else { i };
+                            match usize::try_from(idx).ok().and_then(|i| l.get_mut(i)) {
+                                Some(slot) => {
+                                    *slot = v;
+                                    true
+                                }
+                                None => false,
+                            }
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(ErrorKind::BadArgument(format!(
+                            "list assignment index {i} out of range"
+                        ))));
+                    }
+                }
+            }
+            _ => return Err(self.mismatch("a dict to set items on", target)),
+        }
+        self.stack.truncate(at);
+        self.charge(n as u64 * ITEM_COST * 2)
+    }
+
+    /// Adds `self.stack[at..]` to the set (or object) `target`, then drops them. Members
+    /// already present are not added again.
+    fn additems_from(&mut self, target: Value, at: usize) -> Result<()> {
+        let items = self.stack.get(at..).unwrap_or(&[]);
+        if items.is_empty() {
+            // CPython returns before looking at the target when there is nothing to add.
+            return Ok(());
+        }
+        let n = items.len();
+        let limit = self.opts.limits.max_container_len;
+        let Value::Ref(id) = target else {
+            return Err(self.mismatch("a set to add to", target));
+        };
+        match self.graph.get(id) {
+            Some(Node::Set(_)) => {
+                for k in items {
+                    self.check_hashable(*k)?;
+                }
+                for &k in items {
+                    if find_key(&self.graph, &mut self.indexes, id, k, false).is_some() {
+                        continue;
+                    }
+                    let len = match self.graph.node_mut(id) {
+                        Some(Node::Set(s)) => {
+                            s.push(k);
+                            s.len()
+                        }
+                        _ => 0,
+                    };
+                    if len > limit {
+                        return Err(self.limit(Limit::ContainerLen, limit));
+                    }
+                    note_key(&self.graph, &mut self.indexes, id, k, len - 1);
+                }
+            }
+            Some(Node::Object(_)) => {
+                if let Some(Node::Object(o)) = self.graph.node_mut(id) {
+                    if o.set_items.len() + n > limit {
+                        return Err(self.limit(Limit::ContainerLen, limit));
+                    }
+                    o.set_items.extend_from_slice(items);
+                }
+            }
+            _ => return Err(self.mismatch("a set to add to", target)),
+        }
+        self.stack.truncate(at);
+        self.charge(n as u64 * ITEM_COST)
+    }
+
+    /// The container below a mark at `at` (for APPENDS, SETITEMS, ADDITEMS).
+    fn below_mark(&self, at: usize) -> Result<Value> {
+        if at == 0 || at <= self.fence() {
+            return Err(self.err(ErrorKind::StackUnderflow));
+        }
+        self.stack
+            .get(at - 1)
+            .copied()
+            .ok_or_else(|| self.err(ErrorKind::StackUnderflow))
+    }
+
+    // ----- calls -------------------------------------------------------------------------
+
+    fn tuple_items(&self, v: Value) -> Option<&[Value]> {
+        match self.node_of(v) {
+            Some(Node::Tuple(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether a value could be callable in CPython: a global, the result of a call, an
+    /// extension code or a persistent object. Anything else (numbers, strings, containers)
+    /// would make CPython raise TypeError.
+    fn check_callable(&self, v: Value, what: &'static str) -> Result<()> {
+        match self.node_of(v) {
+            Some(Node::Global(_) | Node::Object(_) | Node::Ext(_) | Node::PersistentRef(_)) => Ok(()),
+            _ => Err(self.mismatch(what, v)),
+        }
+    }
+
+    fn call(&mut self, kind: CallKind, callable: Value, args: Value, kwargs: Option<Value>) -> Result<Value> {
+        let obj = Object {
+            kind,
+            callable,
+            args,
+            kwargs,
+            state: Vec::new(),
+            list_items: Vec::new(),
+            dict_items: Vec::new(),
+            set_items: Vec::new(),
+            offset: self.pos,
+        };
+        let call = self.new_node(Node::Object(Box::new(obj)), 0)?;
+        if kind == CallKind::Reduce && self.opts.native_reductions {
+            // copyreg._reconstructor becomes a NEWOBJ-like object with an empty argument tuple.
+            self.empty_tuple()?;
+            if let Some(native) = self.native_reduction(callable, args)? {
+                let v = self.new_node(native, 0)?;
+                if let (Value::Ref(n), Value::Ref(c)) = (v, call) {
+                    self.graph.set_origin(n, c);
+                }
+                return Ok(v);
+            }
+        }
+        Ok(call)
+    }
+
+    /// CPython's own data-only reductions, turned into the native values they build.
+    fn native_reduction(&self, callable: Value, args: Value) -> Result<Option<Node<'a>>> {
+        let Some(Node::Global(g)) = self.node_of(callable) else {
+            return Ok(None);
+        };
+        let (Some(module), Some(name)) = (g.module.as_str(), g.name.as_str()) else {
+            return Ok(None);
+        };
+        let Some(args) = self.tuple_items(args) else {
+            return Ok(None);
+        };
+        let g = &self.graph;
+        let items_of = |v: Value| -> Option<Vec<Value>> {
+            match g.deref(v)? {
+                Node::List(l) | Node::Tuple(l) | Node::Set(l) | Node::FrozenSet(l) => Some(l.clone()),
+                _ => None,
+            }
+        };
+        let bytes_of = |v: Value| -> Option<Vec<u8>> {
+            match g.deref(v)? {
+                Node::Bytes(b) | Node::ByteArray(b) => Some(b.to_vec()),
+                _ => None,
+            }
+        };
+        let latin1_of = |v: Value| -> Option<Vec<u8>> {
+            match g.deref(v)? {
+                Node::Str(s) => s.chars().map(|c| u8::try_from(c).ok()).collect(),
+                _ => None,
+            }
+        };
+        let is_latin1_name = |v: Value| -> bool {
+            matches!(g.deref(v), Some(Node::Str(s)) if matches!(s.as_str(), Some("latin1" | "latin-1")))
+        };
+        let num = |v: Value| -> Option<f64> {
+            match v {
+                Value::Float(f) => Some(f),
+                Value::Int(i) => Some(i as f64),
+                Value::Bool(b) => Some(b as u8 as f64),
+                _ => None,
+            }
+        };
+        let int_like = |v: Value| -> bool {
+            matches!(v, Value::Int(_) | Value::Bool(_)) || matches!(g.deref(v), Some(Node::Int(_)))
+        };
+        let node = match (module, name, args) {
+            ("_codecs", "encode", &[s, enc]) if is_latin1_name(enc) => {
+                latin1_of(s).map(|b| Node::Bytes(Cow::Owned(b)))
+            }
+            ("builtins", "bytes", &[]) => Some(Node::Bytes(Cow::Owned(Vec::new()))),
+            ("builtins", "bytes", &[b]) => bytes_of(b).map(|b| Node::Bytes(Cow::Owned(b))),
+            ("builtins", "bytearray", &[]) => Some(Node::ByteArray(Cow::Owned(Vec::new()))),
+            ("builtins", "bytearray", &[b]) => bytes_of(b).map(|b| Node::ByteArray(Cow::Owned(b))),
+            ("builtins", "bytearray", &[s, enc]) if is_latin1_name(enc) => {
+                latin1_of(s).map(|b| Node::ByteArray(Cow::Owned(b)))
+            }
+            ("builtins", "set", &[]) => Some(Node::Set(Vec::new())),
+            ("builtins", "set", &[l]) => items_of(l).map(|v| Node::Set(unique_keys(g, v))),
+            ("builtins", "frozenset", &[]) => Some(Node::FrozenSet(Vec::new())),
+            ("builtins", "frozenset", &[l]) => {
+                items_of(l).map(|v| Node::FrozenSet(unique_keys(g, v)))
+            }
+            ("builtins", "complex", &[re]) => num(re).map(|re| Node::Complex(re, 0.0)),
+            ("builtins", "complex", &[re, im]) => match (num(re), num(im)) {
+                (Some(re), Some(im)) => Some(Node::Complex(re, im)),
+                _ => None,
+            },
+            ("builtins", "slice", &[stop]) => Some(Node::Slice(Box::new([Value::None, stop, Value::None]))),
+            ("builtins", "slice", &[a, b]) => Some(Node::Slice(Box::new([a, b, Value::None]))),
+            ("builtins", "slice", &[a, b, c]) => Some(Node::Slice(Box::new([a, b, c]))),
+            ("builtins", "range", &[stop]) if int_like(stop) => {
+                Some(Node::Range(Box::new([Value::Int(0), stop, Value::Int(1)])))
+            }
+            ("builtins", "range", &[a, b]) if int_like(a) && int_like(b) => {
+                Some(Node::Range(Box::new([a, b, Value::Int(1)])))
+            }
+            ("builtins", "range", &[a, b, c]) if int_like(a) && int_like(b) && int_like(c) => {
+                if c == Value::Int(0) || c == Value::Bool(false) {
+                    None
+                } else {
+                    Some(Node::Range(Box::new([a, b, c])))
+                }
+            }
+            ("collections", "OrderedDict", &[]) => Some(Node::OrderedDict(Vec::new())),
+            ("builtins", "getattr", &[obj, attr]) => match (g.deref(obj), g.deref(attr)) {
+                (Some(Node::Global(parent)), Some(Node::Str(a))) => match (parent.name.as_str(), a.as_str()) {
+                    (Some(pn), Some(an)) if is_identifier(an) => Some(Node::Global(Box::new(Global {
+                        module: parent.module.clone(),
+                        name: PyStr::from_string(format!("{pn}.{an}")),
+                        original: None,
+                        from_stack: None,
+                        offset: parent.offset,
+                    }))),
+                    _ => None,
+                },
+                _ => None,
+            },
+            ("copyreg", "_reconstructor", &[cls, base, state]) => {
+                let plain_object = matches!(g.deref(base), Some(Node::Global(b))
+                    if b.module.as_str() == Some("builtins") && b.name.as_str() == Some("object"));
+                if plain_object && state == Value::None {
+                    Some(Node::Object(Box::new(Object {
+                        kind: CallKind::NewObj,
+                        callable: cls,
+                        args: match self.empty_tuple {
+                            Some(t) => t,
+                            None => return Ok(None),
+                        },
+                        kwargs: None,
+                        state: Vec::new(),
+                        list_items: Vec::new(),
+                        dict_items: Vec::new(),
+                        set_items: Vec::new(),
+                        offset: self.pos,
+                    })))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        Ok(node)
+    }
+
+    // ----- the opcodes ---------------------------------------------------------------------
+
+    #[inline(always)]
+    fn step<R: Read<'a>>(&mut self, op: Opcode, r: &mut R) -> Result<Step> {
+        match op {
+            Opcode::Mark => {
+                if self.stack.len() + self.marks.len() >= self.opts.limits.max_depth {
+                    return Err(self.limit(Limit::Depth, self.opts.limits.max_depth));
+                }
+                self.marks.push(self.stack.len());
+            }
+            Opcode::Stop => return Ok(Step::Stop),
+            Opcode::Pop => {
+                if self.marks.last() == Some(&self.stack.len()) {
+                    self.marks.pop();
+                } else {
+                    self.pop()?;
+                }
+            }
+            Opcode::PopMark => {
+                let at = self.pop_mark()?;
+                self.stack.truncate(at);
+            }
+            Opcode::Dup => {
+                let v = self.top()?;
+                self.push(v)?;
+            }
+            Opcode::Float => {
+                let line = self.line(r)?;
+                let f = pytext::parse_float_arg(&line).map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
+                self.push(Value::Float(f))?;
+            }
+            Opcode::Int => {
+                let line = self.line(r)?;
+                let p = pytext::parse_int_arg(&line).map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
+                let v = self.int_value(p)?;
+                self.push(v)?;
+            }
+            Opcode::Binint => {
+                let a = self.arr::<R, 4>(r)?;
+                self.push(Value::Int(i32::from_le_bytes(a) as i64))?;
+            }
+            Opcode::Binint1 => {
+                let [b] = self.arr::<R, 1>(r)?;
+                self.push(Value::Int(b as i64))?;
+            }
+            Opcode::Binint2 => {
+                let a = self.arr::<R, 2>(r)?;
+                self.push(Value::Int(u16::from_le_bytes(a) as i64))?;
+            }
+            Opcode::Long => {
+                let line = self.line(r)?;
+                let p = pytext::parse_long_arg(&line).map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
+                let v = self.int_value(p)?;
+                self.push(v)?;
+            }
+            Opcode::Long1 => {
+                let [n] = self.arr::<R, 1>(r)?;
+                let b = self.bytes(r, n as u64)?;
+                let v = self.int_value(pytext::decode_long_le(&b))?;
+                self.push(v)?;
+            }
+            Opcode::Long4 => {
+                let n = i32::from_le_bytes(self.arr::<R, 4>(r)?);
+                if n < 0 {
+                    return Err(self.err(ErrorKind::BadLength("LONG pickle has negative byte count".into())));
+                }
+                let b = self.bytes(r, n as u64)?;
+                let v = self.int_value(pytext::decode_long_le(&b))?;
+                self.push(v)?;
+            }
+            Opcode::String => {
+                let line = self.line(r)?;
+                let b = pytext::parse_string_arg(&line).map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
+                let v = self.py2_string(Cow::Owned(b))?;
+                self.push(v)?;
+            }
+            Opcode::Binstring => {
+                let n = i32::from_le_bytes(self.arr::<R, 4>(r)?);
+                if n < 0 {
+                    return Err(self.err(ErrorKind::BadLength("BINSTRING pickle has negative byte count".into())));
+                }
+                let b = self.bytes(r, n as u64)?;
+                let v = self.py2_string(b)?;
+                self.push(v)?;
+            }
+            Opcode::ShortBinstring => {
+                let [n] = self.arr::<R, 1>(r)?;
+                let b = self.bytes(r, n as u64)?;
+                let v = self.py2_string(b)?;
+                self.push(v)?;
+            }
+            Opcode::Binbytes | Opcode::ShortBinbytes | Opcode::Binbytes8 | Opcode::Bytearray8 => {
+                let n = match op {
+                    Opcode::ShortBinbytes => self.arr::<R, 1>(r)?[0] as u64,
+                    Opcode::Binbytes => u32::from_le_bytes(self.arr::<R, 4>(r)?) as u64,
+                    _ => u64::from_le_bytes(self.arr::<R, 8>(r)?),
+                };
+                let b = self.bytes(r, n)?;
+                let cost = owned_len(&b);
+                let node = if op == Opcode::Bytearray8 { Node::ByteArray(b) } else { Node::Bytes(b) };
+                let v = self.new_node(node, cost)?;
+                self.push(v)?;
+            }
+            Opcode::NextBuffer => {
+                let index = self.next_buffer;
+                self.next_buffer += 1;
+                let data = match &mut self.opts.buffers {
+                    Some(bufs) => match bufs.get_mut(index) {
+                        Some(b) => Some(std::mem::take(b)),
+                        None => {
+                            return Err(self.err(ErrorKind::Buffer(format!(
+                                "the pickle asks for buffer {index} but only {} were given",
+                                self.opts.buffers.as_ref().map_or(0, |b| b.len())
+                            ))))
+                        }
+                    },
+                    None => None,
+                };
+                let v = self.new_node(Node::Buffer(Box::new(Buffer { index, data, readonly: false })), 0)?;
+                self.push(v)?;
+            }
+            Opcode::ReadonlyBuffer => {
+                let v = self.top()?;
+                match self.node_mut(v) {
+                    Some(Node::Buffer(b)) => b.readonly = true,
+                    // CPython makes a read-only memoryview of a bytearray; the data is the
+                    // same, so brine keeps the value as it is (bytes are read-only already).
+                    Some(Node::Bytes(_) | Node::ByteArray(_)) => {}
+                    _ => return Err(self.mismatch("a buffer", v)),
+                }
+            }
+            Opcode::None => self.push(Value::None)?,
+            Opcode::Newtrue => self.push(Value::Bool(true))?,
+            Opcode::Newfalse => self.push(Value::Bool(false))?,
+            Opcode::Unicode => {
+                let line = self.line(r)?;
+                let (b, plain) =
+                    pytext::decode_raw_unicode_escape(&line).map_err(|m| self.err(ErrorKind::BadString(m)))?;
+                let cost = b.len() as u64;
+                let v = self.new_node(Node::Str(PyStr::from_checked(Cow::Owned(b), plain)), cost)?;
+                self.push(v)?;
+            }
+            Opcode::ShortBinunicode => {
+                let [n] = self.arr::<R, 1>(r)?;
+                let b = self.bytes(r, n as u64)?;
+                let v = self.str_node(b)?;
+                self.push(v)?;
+            }
+            Opcode::Binunicode => {
+                let n = u32::from_le_bytes(self.arr::<R, 4>(r)?) as u64;
+                let b = self.bytes(r, n)?;
+                let v = self.str_node(b)?;
+                self.push(v)?;
+            }
+            Opcode::Binunicode8 => {
+                let n = u64::from_le_bytes(self.arr::<R, 8>(r)?);
+                let b = self.bytes(r, n)?;
+                let v = self.str_node(b)?;
+                self.push(v)?;
+            }
+            Opcode::Binfloat => {
+                let a = self.arr::<R, 8>(r)?;
+                self.push(Value::Float(f64::from_be_bytes(a)))?;
+            }
+            Opcode::EmptyList => {
+                let v = self.new_node(Node::List(Vec::new()), 0)?;
+                self.push(v)?;
+            }
+            Opcode::Append => {
+                if self.stack.len() < self.fence() + 2 {
+                    return Err(self.err(ErrorKind::StackUnderflow));
+                }
+                let at = self.stack.len() - 1;
+                let list = self.below_mark(at)?;
+                self.append_from(list, at)?;
+            }
+            Opcode::Appends => {
+                let at = self.pop_mark()?;
+                let list = self.below_mark(at)?;
+                self.append_from(list, at)?;
+            }
+            Opcode::List => {
+                let at = self.pop_mark()?;
+                let items = self.take_from(at)?;
+                let v = self.new_node(Node::List(items), 0)?;
+                self.push(v)?;
+            }
+            Opcode::EmptyTuple => {
+                let v = self.empty_tuple()?;
+                self.push(v)?;
+            }
+            Opcode::Tuple => {
+                let at = self.pop_mark()?;
+                let items = self.take_from(at)?;
+                let v = self.tuple(items)?;
+                self.push(v)?;
+            }
+            Opcode::Tuple1 | Opcode::Tuple2 | Opcode::Tuple3 => {
+                let n = match op {
+                    Opcode::Tuple1 => 1,
+                    Opcode::Tuple2 => 2,
+                    _ => 3,
+                };
+                if self.stack.len() < self.fence() + n {
+                    return Err(self.err(ErrorKind::StackUnderflow));
+                }
+                let at = self.stack.len() - n;
+                let items = self.take_from(at)?;
+                let v = self.tuple(items)?;
+                self.push(v)?;
+            }
+            Opcode::EmptyDict => {
+                let v = self.new_node(Node::Dict(Vec::new()), 0)?;
+                self.push(v)?;
+            }
+            Opcode::Dict => {
+                let at = self.pop_mark()?;
+                let v = self.new_node(Node::Dict(Vec::new()), 0)?;
+                self.setitems_from(v, at)?;
+                self.push(v)?;
+            }
+            Opcode::Setitem => {
+                if self.stack.len() < self.fence() + 3 {
+                    return Err(self.err(ErrorKind::StackUnderflow));
+                }
+                let at = self.stack.len() - 2;
+                let dict = self.below_mark(at)?;
+                self.setitems_from(dict, at)?;
+            }
+            Opcode::Setitems => {
+                let at = self.pop_mark()?;
+                let dict = self.below_mark(at)?;
+                self.setitems_from(dict, at)?;
+            }
+            Opcode::EmptySet => {
+                let v = self.new_node(Node::Set(Vec::new()), 0)?;
+                self.push(v)?;
+            }
+            Opcode::Additems => {
+                let at = self.pop_mark()?;
+                let set = self.below_mark(at)?;
+                self.additems_from(set, at)?;
+            }
+            Opcode::Frozenset => {
+                let at = self.pop_mark()?;
+                let items = self.take_from(at)?;
+                for k in &items {
+                    self.check_hashable(*k)?;
+                }
+                let items = unique_keys(&self.graph, items);
+                let v = self.new_node(Node::FrozenSet(items), 0)?;
+                self.push(v)?;
+            }
+            Opcode::Get => {
+                let line = self.line(r)?;
+                let key = self.decimal_key(&line)?;
+                let v = self.memo_get(key)?;
+                self.push(v)?;
+            }
+            Opcode::Binget => {
+                let [k] = self.arr::<R, 1>(r)?;
+                let v = self.memo_get(k as u64)?;
+                self.push(v)?;
+            }
+            Opcode::LongBinget => {
+                let k = u32::from_le_bytes(self.arr::<R, 4>(r)?);
+                let v = self.memo_get(k as u64)?;
+                self.push(v)?;
+            }
+            Opcode::Put => {
+                let line = self.line(r)?;
+                let key = self.decimal_key(&line)?;
+                self.memo_put(key)?;
+            }
+            Opcode::Binput => {
+                let [k] = self.arr::<R, 1>(r)?;
+                self.memo_put(k as u64)?;
+            }
+            Opcode::LongBinput => {
+                let k = u32::from_le_bytes(self.arr::<R, 4>(r)?);
+                self.memo_put(k as u64)?;
+            }
+            Opcode::Memoize => {
+                let key = self.memo.len as u64;
+                self.memo_put(key)?;
+            }
+            Opcode::Ext1 => {
+                let [c] = self.arr::<R, 1>(r)?;
+                let v = self.ext(c as i64)?;
+                self.push(v)?;
+            }
+            Opcode::Ext2 => {
+                let c = u16::from_le_bytes(self.arr::<R, 2>(r)?);
+                let v = self.ext(c as i64)?;
+                self.push(v)?;
+            }
+            Opcode::Ext4 => {
+                let c = i32::from_le_bytes(self.arr::<R, 4>(r)?);
+                let v = self.ext(c as i64)?;
+                self.push(v)?;
+            }
+            Opcode::Global => {
+                let m = self.line(r)?;
+                let n = self.line(r)?;
+                let module = self.global_line_str(m, false)?;
+                let name = self.global_line_str(n, false)?;
+                let v = self.global(module, name, None)?;
+                self.push(v)?;
+            }
+            Opcode::StackGlobal => {
+                let name_v = self.pop()?;
+                let module_v = self.pop()?;
+                let (Some(Node::Str(m)), Some(Node::Str(n))) = (self.node_of(module_v), self.node_of(name_v)) else {
+                    return Err(self.err(ErrorKind::TypeMismatch {
+                        expected: "two str for STACK_GLOBAL",
+                        found: format!("{} and {}", self.describe(module_v), self.describe(name_v)),
+                    }));
+                };
+                let (m, n) = (m.clone(), n.clone());
+                let ids = match (module_v, name_v) {
+                    (Value::Ref(a), Value::Ref(b)) => Some((a, b)),
+                    _ => None,
+                };
+                let v = self.global(m, n, ids)?;
+                self.push(v)?;
+            }
+            Opcode::Reduce => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                self.check_callable(callable, "a callable for REDUCE")?;
+                if self.tuple_items(args).is_none() {
+                    return Err(self.mismatch("an argument tuple for REDUCE", args));
+                }
+                let v = self.call(CallKind::Reduce, callable, args, None)?;
+                self.push(v)?;
+            }
+            Opcode::Build => {
+                let state = self.pop()?;
+                let target = self.top()?;
+                match self.node_mut(target) {
+                    Some(Node::Object(o)) => o.state.push(state),
+                    _ if state == Value::None => {}
+                    _ => return Err(self.mismatch("an object to BUILD", target)),
+                }
+                self.charge(ITEM_COST)?;
+            }
+            Opcode::Inst => {
+                let at = self.pop_mark()?;
+                let m = self.line(r)?;
+                let n = self.line(r)?;
+                let module = self.global_line_str(m, true)?;
+                let name = self.global_line_str(n, true)?;
+                let items = self.take_from(at)?;
+                let cls = self.global(module, name, None)?;
+                let args = self.tuple(items)?;
+                let v = self.call(CallKind::Inst, cls, args, None)?;
+                self.push(v)?;
+            }
+            Opcode::Obj => {
+                let at = self.pop_mark()?;
+                if self.stack.len() <= at {
+                    return Err(self.err(ErrorKind::StackUnderflow));
+                }
+                let mut items = self.take_from(at)?;
+                let cls = items.remove(0);
+                self.check_callable(cls, "a class for OBJ")?;
+                let args = self.tuple(items)?;
+                let v = self.call(CallKind::Obj, cls, args, None)?;
+                self.push(v)?;
+            }
+            Opcode::Newobj => {
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                self.check_callable(cls, "a class for NEWOBJ")?;
+                if self.tuple_items(args).is_none() {
+                    return Err(self.mismatch("an argument tuple for NEWOBJ", args));
+                }
+                let v = self.call(CallKind::NewObj, cls, args, None)?;
+                self.push(v)?;
+            }
+            Opcode::NewobjEx => {
+                let kwargs = self.pop()?;
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                self.check_callable(cls, "a class for NEWOBJ_EX")?;
+                if self.tuple_items(args).is_none() {
+                    return Err(self.mismatch("an argument tuple for NEWOBJ_EX", args));
+                }
+                if !matches!(self.node_of(kwargs), Some(Node::Dict(_))) {
+                    return Err(self.mismatch("a keyword argument dict for NEWOBJ_EX", kwargs));
+                }
+                let v = self.call(CallKind::NewObjEx, cls, args, Some(kwargs))?;
+                self.push(v)?;
+            }
+            Opcode::Proto => {
+                let [p] = self.arr::<R, 1>(r)?;
+                if p > HIGHEST_PROTOCOL {
+                    return Err(self.err(ErrorKind::UnsupportedProtocol(p)));
+                }
+                self.proto = p;
+                self.max_proto = self.max_proto.max(p);
+            }
+            Opcode::Frame => {
+                let n = u64::from_le_bytes(self.arr::<R, 8>(r)?);
+                match r.has_at_least(n) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(self.err(ErrorKind::Truncated)),
+                    Err(e) => return Err(self.io_err(e)),
+                }
+            }
+            Opcode::Persid => {
+                let line = self.line(r)?;
+                if !line.is_ascii() {
+                    return Err(self.err(ErrorKind::BadString(
+                        "persistent IDs in protocol 0 must be ASCII strings".into(),
+                    )));
+                }
+                let pid = self.str_node(line)?;
+                let v = self.persistent(pid)?;
+                self.push(v)?;
+            }
+            Opcode::Binpersid => {
+                let pid = self.pop()?;
+                let v = self.persistent(pid)?;
+                self.push(v)?;
+            }
+        }
+        Ok(Step::Continue)
+    }
+
+    fn persistent(&mut self, pid: Value) -> Result<Value> {
+        match self.opts.persistent_load.as_mut() {
+            Some(f) => match f(&mut self.graph, pid) {
+                Ok(v) => Ok(v),
+                Err(m) => Err(self.err(ErrorKind::PersistentLoad(m))),
+            },
+            None => self.new_node(Node::PersistentRef(pid), 0),
+        }
+    }
+}
+
+/// The keys of dict or set `id` (with `pairs`, the keys of a dict's pairs).
+fn keys_of<'g>(g: &'g Graph<'_>, id: NodeId) -> (&'g [(Value, Value)], &'g [Value]) {
+    match g.get(id) {
+        Some(Node::Dict(d) | Node::OrderedDict(d)) => (d, &[]),
+        Some(Node::Set(s)) => (&[], s),
+        _ => (&[], &[]),
+    }
+}
+
+/// Position of `key` in dict or set `id`, by Python equality; builds a hash index once the
+/// container is large.
+fn find_key(
+    g: &Graph<'_>,
+    indexes: &mut HashMap<NodeId, KeyIndex>,
+    id: NodeId,
+    key: Value,
+    dict: bool,
+) -> Option<usize> {
+    let (pairs, members) = keys_of(g, id);
+    let len = if dict { pairs.len() } else { members.len() };
+    let key_at = |i: usize| -> Value {
+        if dict {
+            pairs[i].0
+        } else {
+            members[i]
+        }
+    };
+    if len < INDEX_THRESHOLD && !indexes.contains_key(&id) {
+        return (0..len).find(|&i| key_eq(g, key_at(i), key));
+    }
+    let index = indexes.entry(id).or_insert_with(|| {
+        let mut ix = KeyIndex::default();
+        for i in 0..len {
+            ix.insert(key_hash(g, key_at(i)), i as u32);
+        }
+        ix
+    });
+    index
+        .candidates(key_hash(g, key))
+        .iter()
+        .map(|&i| i as usize)
+        .find(|&i| i < len && key_eq(g, key_at(i), key))
+}
+
+/// Records a newly added key in the container's hash index, if it has one.
+fn note_key(g: &Graph<'_>, indexes: &mut HashMap<NodeId, KeyIndex>, id: NodeId, key: Value, pos: usize) {
+    if let Some(ix) = indexes.get_mut(&id) {
+        ix.insert(key_hash(g, key), pos as u32);
+    }
+}
+
+/// `items` without later duplicates (by Python equality), in first-seen order.
+fn unique_keys(g: &Graph<'_>, items: Vec<Value>) -> Vec<Value> {
+    if items.len() < 2 {
+        return items;
+    }
+    let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    if items.len() <= INDEX_THRESHOLD {
+        for k in items {
+            if !out.iter().any(|&x| key_eq(g, x, k)) {
+                out.push(k);
+            }
+        }
+        return out;
+    }
+    let mut index = KeyIndex::default();
+    for k in items {
+        let h = key_hash(g, k);
+        if index.candidates(h).iter().any(|&i| key_eq(g, out[i as usize], k)) {
+            continue;
+        }
+        index.insert(h, out.len() as u32);
+        out.push(k);
+    }
+    out
+}
+
+fn owned_len(b: &Cow<'_, [u8]>) -> u64 {
+    match b {
+        Cow::Borrowed(_) => 0,
+        Cow::Owned(v) => v.len() as u64,
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
