@@ -2,7 +2,7 @@
 //! payloads copied as they arrive, never pre-allocated from a length prefix).
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 
 mod private {
     pub trait Sealed {}
@@ -118,38 +118,90 @@ impl<'de> Read<'de> for SliceRead<'de> {
 /// Reads from any `io::Read` through an internal buffer. Keep one `IoRead` across several
 /// pickles of a stream: bytes buffered past one pickle's STOP belong to the next.
 pub struct IoRead<R> {
-    inner: BufReader<R>,
+    inner: R,
+    /// `buf[pos..end]` holds bytes read but not consumed; `buf[end..]` is free space.
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
     offset: u64,
+    eof: bool,
 }
 
 /// How far ahead a streaming source buffers to check a FRAME's length.
 const FRAME_CHECK_MAX: u64 = 1 << 20;
-/// Chunk by which a large payload grows while it is read.
-const CHUNK: usize = 1 << 20;
+/// Bytes asked of the inner reader at a time.
+const CHUNK: usize = 64 * 1024;
 
 impl<R: io::Read> IoRead<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> Self {
         IoRead {
-            inner: BufReader::with_capacity(64 * 1024, inner),
+            inner,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
             offset: 0,
+            eof: false,
         }
     }
 
     /// Whether the input is at its end (reads ahead if needed).
     pub fn at_eof(&mut self) -> io::Result<bool> {
-        Ok(self.inner.fill_buf()?.is_empty())
+        Ok(!self.ensure(1)?)
     }
 
-    fn fill(&mut self) -> io::Result<&[u8]> {
-        loop {
-            match self.inner.fill_buf() {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-                Ok(_) => break,
+    #[inline]
+    fn available(&self) -> &[u8] {
+        self.buf.get(self.pos..self.end).unwrap_or(&[])
+    }
+
+    #[inline]
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+        self.offset += n as u64;
+    }
+
+    /// Reads more input into the buffer; false at end of input.
+    fn fill_more(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.end == self.buf.len() {
+            if self.pos > 0 {
+                // Move the unconsumed bytes to the front.
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.end -= self.pos;
+                self.pos = 0;
+            }
+            if self.end == self.buf.len() {
+                let grow = self.buf.len().max(CHUNK);
+                self.buf.resize(self.buf.len() + grow, 0);
             }
         }
-        self.inner.fill_buf()
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Buffers at least `n` bytes if the input has them; false if it ends first.
+    fn ensure(&mut self, n: usize) -> io::Result<bool> {
+        while self.available().len() < n {
+            if !self.fill_more()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -163,80 +215,68 @@ impl<R: io::Read> Read<'static> for IoRead<R> {
 
     #[inline]
     fn next_byte(&mut self) -> io::Result<Option<u8>> {
-        let b = match self.fill()?.first() {
-            Some(&b) => b,
-            None => return Ok(None),
-        };
-        self.inner.consume(1);
-        self.offset += 1;
-        Ok(Some(b))
+        if self.pos < self.end {
+            let b = self.buf[self.pos];
+            self.consume(1);
+            return Ok(Some(b));
+        }
+        if !self.ensure(1)? {
+            return Ok(None);
+        }
+        let b = self.buf.get(self.pos).copied();
+        self.consume(1);
+        Ok(b)
     }
 
+    #[inline]
     fn read_array<const N: usize>(&mut self) -> io::Result<Option<[u8; N]>> {
-        let mut a = [0u8; N];
-        let mut got = 0;
-        while got < N {
-            let buf = self.fill()?;
-            if buf.is_empty() {
-                return Ok(None);
-            }
-            let take = buf.len().min(N - got);
-            a[got..got + take].copy_from_slice(&buf[..take]);
-            self.inner.consume(take);
-            self.offset += take as u64;
-            got += take;
+        if !self.ensure(N)? {
+            return Ok(None);
         }
+        let mut a = [0u8; N];
+        a.copy_from_slice(&self.available()[..N]);
+        self.consume(N);
         Ok(Some(a))
     }
 
     fn read_bytes(&mut self, n: u64) -> io::Result<Option<Cow<'static, [u8]>>> {
+        // The vector grows with the bytes that actually arrive, never with `n` alone.
         let mut out: Vec<u8> = Vec::with_capacity(n.min(CHUNK as u64) as usize);
         while (out.len() as u64) < n {
-            let buf = self.fill()?;
-            if buf.is_empty() {
+            if self.available().is_empty() && !self.fill_more()? {
                 return Ok(None);
             }
-            // The vector grows with the bytes that actually arrive, never with `n` alone.
-            let want = (n - out.len() as u64).min(buf.len() as u64) as usize;
-            out.extend_from_slice(&buf[..want]);
-            self.inner.consume(want);
-            self.offset += want as u64;
+            let avail = self.available();
+            let take = (n - out.len() as u64).min(avail.len() as u64) as usize;
+            out.extend_from_slice(&avail[..take]);
+            self.consume(take);
         }
         Ok(Some(Cow::Owned(out)))
     }
 
     fn read_line(&mut self) -> io::Result<Option<Cow<'static, [u8]>>> {
-        let mut out = Vec::new();
+        let mut searched = 0;
         loop {
-            let buf = self.fill()?;
-            if buf.is_empty() {
-                return Ok(None);
+            let avail = self.available();
+            if let Some(i) = memchr::memchr(b'\n', &avail[searched..]) {
+                let end = searched + i;
+                let line = avail[..end].to_vec();
+                self.consume(end + 1);
+                return Ok(Some(Cow::Owned(line)));
             }
-            match memchr::memchr(b'\n', buf) {
-                Some(i) => {
-                    out.extend_from_slice(&buf[..i]);
-                    self.inner.consume(i + 1);
-                    self.offset += i as u64 + 1;
-                    return Ok(Some(Cow::Owned(out)));
-                }
-                None => {
-                    let len = buf.len();
-                    out.extend_from_slice(buf);
-                    self.inner.consume(len);
-                    self.offset += len as u64;
-                }
+            searched = avail.len();
+            if !self.fill_more()? {
+                return Ok(None);
             }
         }
     }
 
     fn has_at_least(&mut self, n: u64) -> io::Result<bool> {
         if n > FRAME_CHECK_MAX {
+            // Do not buffer more than a frame's worth ahead; truncation inside such a frame
+            // is still caught when the opcodes in it are read.
             return Ok(true);
         }
-        // BufReader cannot look further than its buffer; frames CPython writes fit in it
-        // most of the time, and when they do not, truncation is still caught when the
-        // opcodes inside are read.
-        let buf = self.fill()?;
-        Ok(buf.len() as u64 >= n || buf.len() >= self.inner.capacity())
+        self.ensure(n as usize)
     }
 }

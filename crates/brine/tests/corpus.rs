@@ -283,3 +283,48 @@ fn opcode_table_agrees_with_pickletools() {
         assert_eq!(names(&theirs["stack_after"]), ours_after, "{name} stack_after");
     }
 }
+
+#[test]
+fn streaming_reader_decodes_like_the_slice_decoder() {
+    let m = manifest();
+    let mut checked = 0;
+    for entry in m["valid"].as_array().expect("valid") {
+        let name = entry["name"].as_str().unwrap_or("?");
+        if UNSUPPORTED_ENCODINGS.contains(&entry["encoding"].as_str().unwrap_or(""))
+            || entry["shared_memo"].as_bool() == Some(true)
+        {
+            continue;
+        }
+        let data = std::fs::read(corpus_dir().join(entry["file"].as_str().expect("file")))
+            .expect("corpus file");
+        let count = entry["count"].as_u64().unwrap_or(1) as usize;
+        let from_slice: Vec<String> = SliceStream::new(&data, options_for(entry))
+            .take(count)
+            .map(|r| r.map(|(g, _)| g.root().to_string()).expect("slice decode"))
+            .collect();
+        // A reader that hands out one byte at a time exercises every buffer boundary.
+        let reader = OneByte(&data[..]);
+        let from_reader: Vec<String> = brine::StreamDecoder::new(reader, options_for(entry))
+            .take(count)
+            .map(|r| r.map(|g| g.root().to_string()).expect("reader decode"))
+            .collect();
+        assert_eq!(from_slice, from_reader, "{name}");
+        checked += 1;
+    }
+    assert!(checked > 500);
+}
+
+struct OneByte<'a>(&'a [u8]);
+
+impl std::io::Read for OneByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), buf.first_mut()) {
+            (Some((b, rest)), Some(slot)) => {
+                *slot = *b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Hostile and resource-heavy input: clear errors with offsets, named limits, no panic, no
+//! unbounded allocation, no recursion on depth.
+
+use brine::{Category, Decoder, ErrorKind, Limit, Limits, Node, Opcode, Options, Value};
+
+fn decode_err(data: &[u8]) -> brine::Error {
+    match brine::from_slice(data) {
+        Ok(g) => panic!("expected an error, decoded {}", g.root()),
+        Err(e) => e,
+    }
+}
+
+fn decode_err_reader(data: &[u8]) -> brine::Error {
+    match brine::from_reader(data) {
+        Ok(g) => panic!("expected an error, decoded {}", g.root()),
+        Err(e) => e,
+    }
+}
+
+fn with_limits(data: &[u8], limits: Limits) -> Result<String, brine::Error> {
+    let mut d = Decoder::new(Options {
+        limits,
+        ..Options::default()
+    });
+    d.decode_slice(data).map(|g| g.root().to_string())
+}
+
+#[test]
+fn length_claiming_2_pow_63_bytes_is_truncation_not_allocation() {
+    for op in [0x8e_u8, 0x8d, 0x96, 0x95] {
+        let mut data = vec![0x80, 5, op];
+        data.extend_from_slice(&(1u64 << 63).to_le_bytes());
+        data.extend_from_slice(b"abc.");
+        // A streaming source cannot check a frame longer than what it buffers ahead
+        // (1 MiB); the opcodes inside still are.
+        let errors = if op == 0x95 {
+            vec![decode_err(&data)]
+        } else {
+            vec![decode_err(&data), decode_err_reader(&data)]
+        };
+        for e in errors {
+            assert!(matches!(e.kind(), ErrorKind::Truncated), "{e}");
+            assert_eq!(e.offset(), 2, "{e}");
+            assert_eq!(e.opcode().map(Opcode::byte), Some(op));
+            assert_eq!(e.classify(), Category::Eof);
+        }
+    }
+    // BINUNICODE / BINBYTES with a 4 GiB claim.
+    for op in [b'X', b'B'] {
+        let data = [op, 0xff, 0xff, 0xff, 0xff, b'a', b'.'];
+        assert!(matches!(decode_err_reader(&data).kind(), ErrorKind::Truncated));
+    }
+}
+
+#[test]
+fn negative_lengths_are_rejected() {
+    let e = decode_err(b"\x8b\xff\xff\xff\xff.");
+    assert!(matches!(e.kind(), ErrorKind::BadLength(_)), "{e}");
+    assert_eq!(e.to_string(), "bad length: LONG pickle has negative byte count, at byte 0 (LONG4)");
+}
+
+#[test]
+fn error_messages_name_problem_offset_and_opcode() {
+    let e = decode_err(b"\x80\x02]q\x00h\x07.");
+    assert_eq!(e.to_string(), "memo key 7 was never stored, at byte 5 (BINGET)");
+    let e = decode_err(b"\x80\x02\xff");
+    assert_eq!(e.to_string(), "invalid opcode byte 0xff, at byte 2");
+    let e = decode_err(b"");
+    assert!(matches!(e.kind(), ErrorKind::EmptyInput));
+    let e = decode_err(b"K\x01K\x02a.");
+    assert!(matches!(e.kind(), ErrorKind::TypeMismatch { .. }), "{e}");
+    assert_eq!(e.offset(), 4);
+    let e = decode_err(b"(K\x01K\x02K\x03d.");
+    assert!(matches!(e.kind(), ErrorKind::OddItems), "{e}");
+    let e = decode_err(b"\x80\x06N.");
+    assert!(matches!(e.kind(), ErrorKind::UnsupportedProtocol(6)), "{e}");
+    let e = decode_err(b"t.");
+    assert!(matches!(e.kind(), ErrorKind::MarkNotFound), "{e}");
+    // Items below a mark cannot be popped (CPython's stack fence).
+    let e = decode_err(b"N(a.");
+    assert!(matches!(e.kind(), ErrorKind::StackUnderflow), "{e}");
+}
+
+#[test]
+fn deep_nesting_decodes_displays_and_drops_without_recursion() {
+    let depth = 200_000;
+    let mut data = vec![0x80, 2];
+    data.extend(std::iter::repeat(b']').take(depth));
+    data.extend(std::iter::repeat(b'a').take(depth - 1));
+    data.push(b'.');
+    let g = brine::from_slice(&data).expect("deep list");
+    let text = g.root().to_string();
+    assert_eq!(text.len(), 2 * depth);
+    assert!(text.starts_with("[[[[") && text.ends_with("]]]]"));
+}
+
+#[test]
+fn each_limit_is_named_when_hit() {
+    let marks = vec![b'('; 100];
+    let e = with_limits(&marks, Limits { max_depth: 50, ..Limits::default() }).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::Depth, max: 50 }), "{e}");
+    assert_eq!(e.to_string(), "limit max_depth (50) exceeded, at byte 50 (MARK)");
+
+    let puts: Vec<u8> = b"N".iter().copied().chain((0..20u8).flat_map(|i| [b'q', i])).chain(*b".").collect();
+    let e = with_limits(&puts, Limits { max_memo: 10, ..Limits::default() }).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::Memo, .. }), "{e}");
+
+    let mut list = b"](".to_vec();
+    for _ in 0..100 {
+        list.extend_from_slice(b"N");
+    }
+    list.extend_from_slice(b"e.");
+    let e = with_limits(&list, Limits { max_container_len: 50, ..Limits::default() }).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::ContainerLen, .. }), "{e}");
+    assert!(with_limits(&list, Limits::default()).is_ok());
+
+    let e = with_limits(&list, Limits { max_alloc_bytes: 100, ..Limits::default() }).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::AllocBytes, .. }), "{e}");
+
+    let e = with_limits(&list, Limits { max_input_bytes: 10, ..Limits::default() }).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::InputBytes, .. }), "{e}");
+    assert_eq!(e.classify(), Category::Limit);
+}
+
+#[test]
+fn copied_payloads_count_against_the_allocation_limit() {
+    // 1 MiB of bytes read from a stream must be copied, so it counts.
+    let mut data = vec![0x80, 4, 0x8e];
+    data.extend_from_slice(&(1u64 << 20).to_le_bytes());
+    data.extend(std::iter::repeat(0u8).take(1 << 20));
+    data.push(b'.');
+    let mut d = Decoder::new(Options {
+        limits: Limits { max_alloc_bytes: 1 << 19, ..Limits::default() },
+        ..Options::default()
+    });
+    let e = d.decode_reader(&data[..]).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::AllocBytes, .. }), "{e}");
+    // Borrowed from a slice, it does not.
+    let mut d = Decoder::new(Options {
+        limits: Limits { max_alloc_bytes: 1 << 19, ..Limits::default() },
+        ..Options::default()
+    });
+    let g = d.decode_slice(&data).expect("borrowed bytes");
+    assert_eq!(g.root().as_bytes().map(<[u8]>::len), Some(1 << 20));
+}
+
+#[test]
+fn exponential_sharing_stays_small() {
+    // 64 levels of `x = [x, x]`: 2**64 leaves logically, 65 nodes in the graph.
+    let mut data = b"\x80\x02]q\x00.".to_vec();
+    data.pop();
+    for i in 0..64u8 {
+        data.extend_from_slice(&[b']', b'(', b'h', i, b'h', i, b'e', b'q', i + 1]);
+    }
+    data.push(b'.');
+    let g = brine::from_slice(&data).expect("sharing");
+    assert!(g.len() <= 66, "{} nodes", g.len());
+    let root = g.root();
+    let (a, b) = (root.at(0).expect("a"), root.at(1).expect("b"));
+    assert_eq!(a.id(), b.id(), "shared reference must be one node");
+}
+
+#[test]
+fn one_list_referenced_100000_times_is_one_node() {
+    // pickle.dumps([big] * 100000, 2) where big = list(range(1000)), built by hand.
+    let mut data = b"\x80\x02](](".to_vec();
+    for i in 0..1000u16 {
+        data.push(b'M');
+        data.extend_from_slice(&i.to_le_bytes());
+    }
+    data.extend_from_slice(b"eq\x00");
+    for _ in 0..99_999 {
+        data.extend_from_slice(b"h\x00");
+    }
+    data.extend_from_slice(b"e.");
+    let g = brine::from_slice(&data).expect("shared list");
+    assert_eq!(g.len(), 2, "outer list and the shared list");
+    assert_eq!(g.root().len(), Some(100_000));
+}
+
+#[test]
+fn cycles_decode_and_render_like_python() {
+    let g = brine::from_slice(b"(lp0\ng0\na.").expect("l.append(l)");
+    assert_eq!(g.root().to_string(), "[[...]]");
+    let root = g.root();
+    assert_eq!(root.at(0).and_then(|x| x.id()), root.id());
+    let g = brine::from_slice(b"\x80\x02}q\x00X\x01\x00\x00\x00dh\x00s.").expect("d['d'] = d");
+    assert_eq!(g.root().to_string(), "{'d': {...}}");
+}
+
+#[test]
+fn dict_keys_of_any_hashable_type_and_duplicates_like_cpython() {
+    // {1: 'a', 1.0: 'b', True: 'c', (1, 2): None, None: b'x'} as CPython builds it:
+    // 1, 1.0 and True are one key; the first key object stays, the last value wins.
+    let data = b"\x80\x02}(K\x01X\x01\x00\x00\x00aG?\xf0\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00b\x88X\x01\x00\x00\x00cK\x01K\x02\x86NNC\x01xu.";
+    let g = brine::from_slice(data).expect("dict");
+    assert_eq!(g.root().to_string(), "{1: 'c', (1, 2): None, None: b'x'}");
+    // An unhashable key is an error, as in CPython.
+    let e = decode_err(b"}]Ns.");
+    assert!(matches!(e.kind(), ErrorKind::Unhashable(_)), "{e}");
+}
+
+#[test]
+fn several_pickles_in_one_stream_and_trailing_bytes() {
+    let data = b"K\x01.\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x02\x85\x94.junk";
+    let g = brine::from_slice(data).expect("first");
+    assert_eq!(g.root().to_string(), "1");
+    let mut s = brine::StreamDecoder::new(&data[..], Options::default());
+    assert_eq!(s.next().map(|r| r.map(|g| g.root().to_string()).ok()), Some(Some("1".into())));
+    assert_eq!(s.next().map(|r| r.map(|g| g.root().to_string()).ok()), Some(Some("(2,)".into())));
+    let e = s.next().expect("third").unwrap_err();
+    assert_eq!(e.offset(), 19, "error offsets count from the start of the stream: {e}");
+    assert!(s.next().is_none());
+}
+
+#[test]
+fn nothing_is_called_objects_stay_inert() {
+    // pickle.dumps of a reduce to os.system('echo pwned') at protocol 2.
+    let data = b"\x80\x02cposix\nsystem\nq\x00X\n\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03.";
+    let g = brine::from_slice(data).expect("decodes");
+    assert_eq!(g.root().to_string(), "<reduce posix.system('echo pwned')>");
+    match g.root().node() {
+        Some(Node::Object(o)) => {
+            let (m, n) = g.view(o.callable).global_name().expect("global");
+            assert_eq!((m.as_str(), n.as_str()), (Some("posix"), Some("system")));
+            assert_eq!(o.offset, 38, "offset of the REDUCE");
+        }
+        other => panic!("not an object: {other:?}"),
+    }
+}
+
+#[test]
+fn python2_strings_follow_the_encoding_option() {
+    let data = b"S'caf\\xe9'\np0\n.";
+    let e = decode_err(data);
+    assert!(e.to_string().contains("'ascii' codec can't decode byte 0xe9"), "{e}");
+    for (enc, want) in [
+        (brine::Py2Encoding::Latin1, "'caf\u{e9}'"),
+        (brine::Py2Encoding::Bytes, "b'caf\\xe9'"),
+    ] {
+        let mut d = Decoder::new(Options { encoding: enc, ..Options::default() });
+        assert_eq!(d.decode_slice(data).expect("decodes").root().to_string(), want);
+    }
+}
+
+#[test]
+fn persistent_ids_are_kept_or_resolved() {
+    let data = b"\x80\x02]q\x00(X\x01\x00\x00\x00aQK\x07e.";
+    let g = brine::from_slice(data).expect("kept");
+    assert_eq!(g.root().to_string(), "[<persistent id 'a'>, 7]");
+    let mut d = Decoder::new(Options {
+        persistent_load: Some(Box::new(|g, pid| {
+            let name = g.view(pid).as_str().map(str::to_owned).ok_or("pid must be a str")?;
+            Ok(g.push(Node::Str(brine::PyStr::from_string(format!("resolved {name}")))))
+        })),
+        ..Options::default()
+    });
+    let g = d.decode_slice(data).expect("resolved");
+    assert_eq!(g.root().to_string(), "['resolved a', 7]");
+    let mut d = Decoder::new(Options {
+        persistent_load: Some(Box::new(|_, _| Err("no such storage".into()))),
+        ..Options::default()
+    });
+    let e = d.decode_slice(data).unwrap_err();
+    assert_eq!(e.to_string(), "persistent load failed: no such storage, at byte 12 (BINPERSID)");
+    assert!(matches!(g.root().value(), Value::Ref(_)));
+}
