@@ -16,6 +16,7 @@ IEEE-754 bits; ints are decimal text. A rejected input has
 """
 
 import codecs
+import decimal
 import json
 import math
 import pathlib
@@ -342,7 +343,28 @@ def float_values():
     vals += [struct.unpack("<d", struct.pack("<Q", rng.randrange(1, 1 << 52)))[0] for _ in range(200)]
     for t in (1e16, 1e-4, 1e-5, 1.0, 0.1):
         vals += [math.nextafter(t, 0), math.nextafter(t, math.inf)]
-    return vals
+    return vals + halfway_values()
+
+
+def halfway_values(count=60):
+    """Doubles whose exact value lies exactly halfway between the two nearest shortest
+    candidates; dtoa then picks the even last digit (Rust's `{:e}` may not)."""
+    found = []
+    while len(found) < count:
+        pick = rng.random()
+        if pick < 0.4:
+            x = rng.uniform(1e14, 1e16)
+        elif pick < 0.7:
+            x = float(rng.randrange(2 ** 53, 2 ** 75))
+        else:
+            x = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        if not math.isfinite(x) or x == 0:
+            continue
+        exact = "".join(map(str, decimal.Decimal(abs(x)).as_tuple().digits)).rstrip("0")
+        shortest = repr(abs(x)).split("e")[0].replace(".", "").strip("0")
+        if exact.endswith("5") and len(exact) == len(shortest) + 1:
+            found.append(x)
+    return found
 
 
 def float_arg_cases():

@@ -109,6 +109,10 @@ struct JsonArgs {
     /// Also record identity of shared strings and bytes (what a byte-exact re-encoding needs).
     #[arg(long)]
     exact: bool,
+    /// For values rebuilt from CPython's own reductions (a set from `builtins.set([...])`,
+    /// bytes from `_codecs.encode(...)`), also give the call they were made from.
+    #[arg(long)]
+    origins: bool,
     #[command(flatten)]
     decode: DecodeArgs,
 }
@@ -282,6 +286,7 @@ fn run_json(a: &JsonArgs, out: &mut dyn Write) -> Result<(), OutError> {
     let opts = brine::json::JsonOptions {
         pretty: a.pretty,
         exact_identity: a.exact,
+        origins: a.origins,
     };
     for_each_graph(&a.file, &a.decode, |g, _| {
         brine::json::write_json(g, g.root_value(), &mut *out, &opts)?;

@@ -2,9 +2,9 @@
 //! classes, globals, nesting depth, memo, persistent ids, buffers, for every pickle stored
 //! one after another in the input.
 //!
-//! Each pickle is decoded by the normal [`Decoder`](crate::Decoder) (nothing is imported or
+//! Each pickle is decoded by the normal [`Decoder`] (nothing is imported or
 //! called, as always) and its bytes are walked once more as opcodes with the
-//! [`Read`](crate::read::Read) trait to count them. Decoding, rather than a second symbolic
+//! [`Read`] trait to count them. Decoding, rather than a second symbolic
 //! interpretation of the opcodes, keeps the summary in step with what loading gives by
 //! construction: the same native reductions, Python 2 name mapping, stack fence, limits and
 //! errors. It costs little: payloads borrow from the input and the graph is about as large
@@ -33,7 +33,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json::write_escaped;
 use crate::opcode::{ArgKind, Opcode};
 use crate::read::{Read, SliceRead};
-use crate::value::{Graph, Node, NodeId, Value};
+use crate::value::{Global, Graph, Node, NodeId, Value};
 
 /// Where one pickle of the input is and what it declares.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,9 +172,12 @@ const SKIP_CHUNK: u64 = 1 << 20;
 
 /// Counts the opcodes from `r`'s position up to the end of its input (one decoded pickle)
 /// into `counts`; returns how many distinct memo keys they store.
-fn count_opcodes<'de, R: Read<'de>>(r: &mut R, counts: &mut BTreeMap<&'static str, u64>) -> Result<u64> {
+fn count_opcodes<'de, R: Read<'de>>(
+    r: &mut R,
+    counts: &mut BTreeMap<&'static str, u64>,
+) -> Result<u64> {
     let mut by_byte = [0u64; 256];
-    let mut memo: HashSet<u64> = HashSet::new();
+    let mut memo = KeySet::default();
     loop {
         let at = r.offset();
         let byte = match r.next_byte() {
@@ -189,13 +192,9 @@ fn count_opcodes<'de, R: Read<'de>>(r: &mut R, counts: &mut BTreeMap<&'static st
         let fail = |kind| Error::new(kind, at, Some(op));
         let key = skip_argument(r, op).map_err(|e| fail(ErrorKind::Io(e)))?;
         match key {
-            Some(Ok(k)) => {
-                memo.insert(k);
-            }
+            Some(Ok(k)) => memo.insert(k),
             Some(Err(())) => return Err(fail(ErrorKind::Truncated)),
-            None if op == Opcode::Memoize => {
-                memo.insert(memo.len() as u64);
-            }
+            None if op == Opcode::Memoize => memo.insert(memo.len),
             None => {}
         }
         if op == Opcode::Stop {
@@ -209,12 +208,47 @@ fn count_opcodes<'de, R: Read<'de>>(r: &mut R, counts: &mut BTreeMap<&'static st
             }
         }
     }
-    Ok(memo.len() as u64)
+    Ok(memo.len)
+}
+
+/// The memo keys stored so far: a bitset for the small consecutive keys CPython writes, a
+/// hash set for sparse ones (so a hostile `LONG_BINPUT 4294967295` costs one entry).
+#[derive(Default)]
+struct KeySet {
+    dense: Vec<u64>,
+    sparse: HashSet<u64>,
+    len: u64,
+}
+
+impl KeySet {
+    fn insert(&mut self, key: u64) {
+        let (word, bit) = ((key / 64) as usize, 1u64 << (key % 64));
+        if key < (self.dense.len() as u64 * 64).saturating_mul(2) + 4096 {
+            if word >= self.dense.len() {
+                self.dense.resize(word + 1, 0);
+            }
+            if self.dense[word] & bit == 0 && !self.sparse.contains(&key) {
+                self.dense[word] |= bit;
+                self.len += 1;
+            }
+        } else if !self.dense_has(key) && self.sparse.insert(key) {
+            self.len += 1;
+        }
+    }
+
+    fn dense_has(&self, key: u64) -> bool {
+        self.dense
+            .get((key / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (key % 64)) != 0)
+    }
 }
 
 /// Reads past `op`'s argument. For PUT, BINPUT and LONG_BINPUT returns the memo key;
 /// `Some(Err(()))` when the input ends inside the argument.
-fn skip_argument<'de, R: Read<'de>>(r: &mut R, op: Opcode) -> std::io::Result<Option<Result<u64, ()>>> {
+fn skip_argument<'de, R: Read<'de>>(
+    r: &mut R,
+    op: Opcode,
+) -> std::io::Result<Option<Result<u64, ()>>> {
     let Some(kind) = op.arg() else {
         return Ok(None);
     };
@@ -265,9 +299,13 @@ fn skip_argument<'de, R: Read<'de>>(r: &mut R, op: Opcode) -> std::io::Result<Op
             u64::from(array!(1)[0])
         }
         // The decoder has already rejected negative lengths.
-        ArgKind::String4 | ArgKind::Long4 => u64::try_from(i32::from_le_bytes(array!(4))).unwrap_or(0),
+        ArgKind::String4 | ArgKind::Long4 => {
+            u64::try_from(i32::from_le_bytes(array!(4))).unwrap_or(0)
+        }
         ArgKind::Bytes4 | ArgKind::Unicodestring4 => u64::from(u32::from_le_bytes(array!(4))),
-        ArgKind::Bytes8 | ArgKind::Bytearray8 | ArgKind::Unicodestring8 => u64::from_le_bytes(array!(8)),
+        ArgKind::Bytes8 | ArgKind::Bytearray8 | ArgKind::Unicodestring8 => {
+            u64::from_le_bytes(array!(8))
+        }
     };
     let mut left = len;
     while left > 0 {
@@ -322,7 +360,11 @@ fn tally_arena(g: &Graph<'_>, info: &mut Info) {
     }
     for (id, node) in g.nodes() {
         if let Node::Global(gl) = node {
-            let name = format!("{}.{}", gl.module.to_string_lossy(), gl.name.to_string_lossy());
+            let name = format!(
+                "{}.{}",
+                gl.module.to_string_lossy(),
+                gl.name.to_string_lossy()
+            );
             *info.globals.entry(name).or_insert(0) += uses.get(&id).copied().unwrap_or(0).max(1);
         }
     }
@@ -331,7 +373,9 @@ fn tally_arena(g: &Graph<'_>, info: &mut Info) {
 /// Every value a node holds.
 fn for_each_edge(node: &Node<'_>, mut f: impl FnMut(Value)) {
     match node {
-        Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => v.iter().copied().for_each(f),
+        Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => {
+            v.iter().copied().for_each(f)
+        }
         Node::Dict(p) | Node::OrderedDict(p) => p.iter().for_each(|&(k, v)| {
             f(k);
             f(v)
@@ -365,7 +409,8 @@ fn for_each_edge(node: &Node<'_>, mut f: impl FnMut(Value)) {
 /// argument tuple and keyword dict are flattened into their items; a persistent id is a
 /// leaf.
 fn child_at(g: &Graph<'_>, node: &Node<'_>, i: usize) -> Option<Value> {
-    let pair = |p: &[(Value, Value)], i: usize| p.get(i / 2).map(|&(k, v)| if i % 2 == 0 { k } else { v });
+    let pair =
+        |p: &[(Value, Value)], i: usize| p.get(i / 2).map(|&(k, v)| if i % 2 == 0 { k } else { v });
     match node {
         Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => v.get(i).copied(),
         Node::Dict(p) | Node::OrderedDict(p) => pair(p, i),
@@ -443,6 +488,68 @@ fn is_level(node: &Node<'_>) -> bool {
 const UNSEEN: u32 = u32::MAX;
 const ON_CHAIN: u32 = u32::MAX - 1;
 
+/// The names of [`Info::types`], indexed by [`type_slot`].
+const TYPE_NAMES: [&str; 21] = [
+    "NoneType",
+    "bool",
+    "int",
+    "float",
+    "str",
+    "bytes",
+    "bytearray",
+    "list",
+    "tuple",
+    "dict",
+    "set",
+    "frozenset",
+    "OrderedDict",
+    "complex",
+    "slice",
+    "range",
+    "global",
+    "object",
+    "persistent id",
+    "buffer",
+    "extension code",
+];
+
+/// The index of a node's type name in [`TYPE_NAMES`] (equal to [`Node::type_name`]).
+fn type_slot(node: &Node<'_>) -> usize {
+    match node {
+        Node::Int(_) => 2,
+        Node::Str(_) => 4,
+        Node::Bytes(_) => 5,
+        Node::ByteArray(_) => 6,
+        Node::List(_) => 7,
+        Node::Tuple(_) => 8,
+        Node::Dict(_) => 9,
+        Node::Set(_) => 10,
+        Node::FrozenSet(_) => 11,
+        Node::OrderedDict(_) => 12,
+        Node::Complex(..) => 13,
+        Node::Slice(_) => 14,
+        Node::Range(_) => 15,
+        Node::Global(_) => 16,
+        Node::Object(_) => 17,
+        Node::PersistentRef(_) => 18,
+        Node::Buffer(_) => 19,
+        Node::Ext(_) => 20,
+    }
+}
+
+/// What an inert object's class is: a global node, or the type of another callable.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum ClassKey {
+    Global(NodeId),
+    Other(&'static str),
+}
+
+/// Counts gathered by [`walk_reachable`], turned into names once at the end.
+struct Tally {
+    types: [u64; TYPE_NAMES.len()],
+    classes: HashMap<ClassKey, u64>,
+}
+
 /// Walks what is reachable from the root without recursion, counting types and classes;
 /// returns the root's nesting depth.
 fn walk_reachable(g: &Graph<'_>, info: &mut Info) -> u64 {
@@ -450,32 +557,44 @@ fn walk_reachable(g: &Graph<'_>, info: &mut Info) -> u64 {
     let mut depth = vec![UNSEEN; g.len()];
     // (node, next child, deepest child so far)
     let mut chain: Vec<(NodeId, usize, u32)> = Vec::new();
-    let see = |v: Value, info: &mut Info, depth: &mut [u32], chain: &mut Vec<(NodeId, usize, u32)>| -> u32 {
+    let mut tally = Tally {
+        types: [0; TYPE_NAMES.len()],
+        classes: HashMap::new(),
+    };
+    let see = |v: Value,
+               tally: &mut Tally,
+               depth: &mut [u32],
+               chain: &mut Vec<(NodeId, usize, u32)>|
+     -> u32 {
         let id = match v {
-            Value::None => return count(&mut info.types, "NoneType"),
-            Value::Bool(_) => return count(&mut info.types, "bool"),
-            Value::Int(_) => return count(&mut info.types, "int"),
-            Value::Float(_) => return count(&mut info.types, "float"),
-            Value::Ref(id) => id,
-        };
-        let (Some(node), Some(d)) = (g.get(id), depth.get_mut(id.index())) else {
-            return 0;
-        };
-        match *d {
-            UNSEEN => {
+            Value::None => 0,
+            Value::Bool(_) => 1,
+            Value::Int(_) => 2,
+            Value::Float(_) => 3,
+            Value::Ref(id) => {
+                let (Some(node), Some(d)) = (g.get(id), depth.get_mut(id.index())) else {
+                    return 0;
+                };
+                if *d != UNSEEN {
+                    // A finished node's depth; a node on the chain ends it (a cycle).
+                    return if *d == ON_CHAIN { 0 } else { *d };
+                }
                 *d = ON_CHAIN;
-                count(&mut info.types, node.type_name());
                 if let Node::Object(o) = node {
-                    *info.classes.entry(class_name(g, o.callable)).or_insert(0) += 1;
+                    let key = match (o.callable, g.deref(o.callable)) {
+                        (Value::Ref(c), Some(Node::Global(_))) => ClassKey::Global(c),
+                        _ => ClassKey::Other(g.view(o.callable).type_name()),
+                    };
+                    *tally.classes.entry(key).or_insert(0) += 1;
                 }
                 chain.push((id, 0, 0));
-                0
+                type_slot(node)
             }
-            ON_CHAIN => 0,
-            done => done,
-        }
+        };
+        tally.types[id] += 1;
+        0
     };
-    see(g.root_value(), info, &mut depth, &mut chain);
+    see(g.root_value(), &mut tally, &mut depth, &mut chain);
     let mut root_depth = 0;
     while let Some(top) = chain.last_mut() {
         let (id, i) = (top.0, top.1);
@@ -484,7 +603,7 @@ fn walk_reachable(g: &Graph<'_>, info: &mut Info) -> u64 {
         let node = g.get(id);
         match node.and_then(|n| child_at(g, n, i)) {
             Some(child) => {
-                let d = see(child, info, &mut depth, &mut chain);
+                let d = see(child, &mut tally, &mut depth, &mut chain);
                 if let Some(frame) = chain.get_mut(at) {
                     frame.2 = frame.2.max(d);
                 }
@@ -502,21 +621,31 @@ fn walk_reachable(g: &Graph<'_>, info: &mut Info) -> u64 {
             }
         }
     }
+    for (name, &n) in TYPE_NAMES.iter().zip(&tally.types) {
+        if n > 0 {
+            *info.types.entry(name).or_insert(0) += n;
+        }
+    }
+    for (key, n) in tally.classes {
+        let name = match key {
+            ClassKey::Global(id) => match g.get(id) {
+                Some(Node::Global(gl)) => global_name(gl),
+                _ => continue,
+            },
+            ClassKey::Other(type_name) => format!("<{type_name}>"),
+        };
+        *info.classes.entry(name).or_insert(0) += n;
+    }
     u64::from(root_depth)
 }
 
-/// Adds one to a type's count; returns 0 (a scalar's depth).
-fn count(types: &mut BTreeMap<&'static str, u64>, name: &'static str) -> u32 {
-    *types.entry(name).or_insert(0) += 1;
-    0
-}
-
-/// `module.name` of a callable global, or `<type>` for any other callable.
-fn class_name(g: &Graph<'_>, callable: Value) -> String {
-    match g.deref(callable) {
-        Some(Node::Global(gl)) => format!("{}.{}", gl.module.to_string_lossy(), gl.name.to_string_lossy()),
-        _ => format!("<{}>", g.view(callable).type_name()),
-    }
+/// `module.name`, lossy for lone surrogates.
+fn global_name(gl: &Global<'_>) -> String {
+    format!(
+        "{}.{}",
+        gl.module.to_string_lossy(),
+        gl.name.to_string_lossy()
+    )
 }
 
 // ----- rendering ----------------------------------------------------------------------------
@@ -544,7 +673,11 @@ impl Info {
     }
 
     fn write_json(&self, out: &mut String) -> fmt::Result {
-        write!(out, "{{\"size\":{},\"protocol\":{},\"pickles\":[", self.size, self.protocol)?;
+        write!(
+            out,
+            "{{\"size\":{},\"protocol\":{},\"pickles\":[",
+            self.size, self.protocol
+        )?;
         for (i, p) in self.pickles.iter().enumerate() {
             let sep = if i > 0 { "," } else { "" };
             write!(
@@ -575,7 +708,11 @@ impl Info {
             }
             out.push('}');
         }
-        write!(out, ",\"trailing_bytes\":{},\"trailing_error\":", self.trailing_bytes)?;
+        write!(
+            out,
+            ",\"trailing_bytes\":{},\"trailing_error\":",
+            self.trailing_bytes
+        )?;
         match &self.trailing_error {
             Some(e) => out.push_str(&json_string(e)),
             None => out.push_str("null"),
@@ -594,7 +731,8 @@ fn json_string(s: &str) -> String {
 impl fmt::Display for Info {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut facts: Vec<(&str, String)> = Vec::new();
-        let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         facts.push(("pickles", self.pickles.len().to_string()));
         facts.push(("size", plural(self.size, "byte", "bytes")));
         facts.push(("protocol", self.protocol.to_string()));
@@ -604,7 +742,10 @@ impl fmt::Display for Info {
         facts.push(("buffers", self.buffers.to_string()));
         if self.trailing_bytes > 0 {
             let why = self.trailing_error.as_deref().unwrap_or("not a pickle");
-            facts.push(("trailing", format!("{} ({why})", plural(self.trailing_bytes, "byte", "bytes"))));
+            facts.push((
+                "trailing",
+                format!("{} ({why})", plural(self.trailing_bytes, "byte", "bytes")),
+            ));
         }
         let width = facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (k, v) in &facts {
@@ -612,8 +753,18 @@ impl fmt::Display for Info {
         }
         if self.pickles.len() > 1 {
             writeln!(f, "\npickles")?;
-            let ow = self.pickles.iter().map(|p| p.offset.to_string().len()).max().unwrap_or(0);
-            let sw = self.pickles.iter().map(|p| p.size.to_string().len()).max().unwrap_or(0);
+            let ow = self
+                .pickles
+                .iter()
+                .map(|p| p.offset.to_string().len())
+                .max()
+                .unwrap_or(0);
+            let sw = self
+                .pickles
+                .iter()
+                .map(|p| p.size.to_string().len())
+                .max()
+                .unwrap_or(0);
             for (i, p) in self.pickles.iter().enumerate() {
                 writeln!(
                     f,
@@ -633,12 +784,106 @@ impl fmt::Display for Info {
                 continue;
             }
             writeln!(f, "\n{name}")?;
-            let kw = entries.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-            let nw = entries.iter().map(|(_, n)| n.to_string().len()).max().unwrap_or(0);
+            let kw = entries
+                .iter()
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0);
+            let nw = entries
+                .iter()
+                .map(|(_, n)| n.to_string().len())
+                .max()
+                .unwrap_or(0);
             for (k, n) in entries {
                 writeln!(f, "  {k:<kw$}  {n:>nw$}")?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use num_bigint::BigInt;
+
+    use super::*;
+    use crate::value::{Buffer, CallKind, Object, PyStr};
+
+    #[test]
+    fn type_slots_name_each_node_as_type_name_does() {
+        let global = Global {
+            module: PyStr::from_str("m"),
+            name: PyStr::from_str("n"),
+            original: None,
+            from_stack: None,
+            offset: 0,
+        };
+        let object = Object {
+            kind: CallKind::Reduce,
+            callable: Value::None,
+            args: Value::None,
+            kwargs: None,
+            state: Vec::new(),
+            list_items: Vec::new(),
+            dict_items: Vec::new(),
+            set_items: Vec::new(),
+            offset: 0,
+        };
+        let buffer = Buffer {
+            index: 0,
+            data: None,
+            readonly: false,
+        };
+        let nodes = [
+            Node::Int(BigInt::from(1)),
+            Node::Str(PyStr::from_str("s")),
+            Node::Bytes(Cow::Borrowed(b"")),
+            Node::ByteArray(Cow::Borrowed(b"")),
+            Node::List(Vec::new()),
+            Node::Tuple(Vec::new()),
+            Node::Dict(Vec::new()),
+            Node::Set(Vec::new()),
+            Node::FrozenSet(Vec::new()),
+            Node::OrderedDict(Vec::new()),
+            Node::Complex(0.0, 0.0),
+            Node::Slice(Box::new([Value::None; 3])),
+            Node::Range(Box::new([Value::None; 3])),
+            Node::Global(Box::new(global)),
+            Node::Object(Box::new(object)),
+            Node::PersistentRef(Value::None),
+            Node::Buffer(Box::new(buffer)),
+            Node::Ext(1),
+        ];
+        for node in &nodes {
+            assert_eq!(TYPE_NAMES[type_slot(node)], node.type_name());
+        }
+    }
+
+    #[test]
+    fn memo_key_set_counts_distinct_keys_dense_or_sparse() {
+        let mut k = KeySet::default();
+        for key in [
+            0,
+            1,
+            1,
+            5,
+            0,
+            u64::from(u32::MAX),
+            7_000_000_000,
+            u64::from(u32::MAX),
+        ] {
+            k.insert(key);
+        }
+        assert_eq!(k.len, 5);
+        // A key first stored sparsely is not counted again once the bitset covers it.
+        let mut k = KeySet::default();
+        k.insert(100_000);
+        for key in 0..200_000 {
+            k.insert(key);
+        }
+        assert_eq!(k.len, 200_000);
+        assert!(k.dense.len() < 200_000 / 64 + 200);
     }
 }

@@ -253,6 +253,18 @@ impl<'w, W: Write + ?Sized> Out<'w, W> {
         }
         self.end(b']');
     }
+
+    /// A str value with no identity: a JSON string, or `{"$str": [segments]}`.
+    fn str_value(&mut self, s: &PyStr<'_>) {
+        if s.has_surrogates() {
+            self.begin(b'{');
+            self.key(b"$str");
+            self.pystr(s);
+            self.end(b'}');
+        } else {
+            self.string(s.as_bytes());
+        }
+    }
 }
 
 /// Appends `s` (valid UTF-8) as a JSON string literal.
@@ -384,7 +396,7 @@ enum FieldValue<'g> {
     Values(&'g [Value]),
     /// An array of `[k, v]` pairs.
     Pairs(&'g [(Value, Value)]),
-    /// A str written as text (or as `$str` segments).
+    /// A str with no identity of its own.
     Str(&'g PyStr<'g>),
     /// `[module, name]` as written before Python 2 name mapping.
     Names(&'g PyStr<'g>, &'g PyStr<'g>),
@@ -424,7 +436,10 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
             match frame {
                 Frame::Seq { items, next } => match items.get(next) {
                     Some(&v) => {
-                        self.stack.push(Frame::Seq { items, next: next + 1 });
+                        self.stack.push(Frame::Seq {
+                            items,
+                            next: next + 1,
+                        });
                         self.emit(v, false);
                     }
                     None => self.out.end(b']'),
@@ -473,11 +488,11 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
                                 as_object: false,
                             });
                         }
-                        FieldValue::Str(s) => self.out.pystr(s),
+                        FieldValue::Str(s) => self.out.str_value(s),
                         FieldValue::Names(m, n) => {
                             self.out.begin(b'[');
-                            self.out.pystr(m);
-                            self.out.pystr(n);
+                            self.out.str_value(m);
+                            self.out.str_value(n);
                             self.out.end(b']');
                         }
                         FieldValue::True => self.out.raw(b"true"),
@@ -610,31 +625,33 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
     /// UTF-8 that does not start with `$`, no two keys with the same text, and (with exact
     /// identity) no key that needs an id.
     fn plain_keys(&self, pairs: &[(Value, Value)]) -> bool {
-        let mut texts: Vec<&[u8]> = Vec::with_capacity(pairs.len().min(16));
-        for &(k, _) in pairs {
-            let Value::Ref(id) = k else { return false };
+        let key_text = |k: Value| -> Option<&'g [u8]> {
+            let Value::Ref(id) = k else { return None };
             let Some(Node::Str(s)) = self.g.get(id) else {
-                return false;
+                return None;
             };
-            if s.has_surrogates() || s.as_bytes().first() == Some(&b'$') {
-                return false;
-            }
-            if self.opts.exact_identity && self.shared(id) {
-                return false;
-            }
-            texts.push(s.as_bytes());
-        }
-        if texts.len() <= 16 {
-            for (i, a) in texts.iter().enumerate() {
-                if texts[..i].contains(a) {
+            let plain = !s.has_surrogates()
+                && s.as_bytes().first() != Some(&b'$')
+                && !(self.opts.exact_identity && self.shared(id));
+            plain.then_some(s.as_bytes())
+        };
+        // Small dicts (most of them) are checked for duplicate keys without allocating.
+        const SMALL: usize = 16;
+        if pairs.len() <= SMALL {
+            let mut texts: [&[u8]; SMALL] = [&[]; SMALL];
+            for (i, &(k, _)) in pairs.iter().enumerate() {
+                let Some(t) = key_text(k) else { return false };
+                if texts[..i].contains(&t) {
                     return false;
                 }
+                texts[i] = t;
             }
-            true
-        } else {
-            let mut seen: HashSet<&[u8]> = HashSet::with_capacity(texts.len());
-            texts.into_iter().all(|t| seen.insert(t))
+            return true;
         }
+        let mut seen: HashSet<&[u8]> = HashSet::with_capacity(pairs.len());
+        pairs
+            .iter()
+            .all(|&(k, _)| key_text(k).is_some_and(|t| seen.insert(t)))
     }
 
     // ----- writing one value ----------------------------------------------------------------
@@ -654,7 +671,8 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
     fn push_tail(&mut self, origin: Option<NodeId>) {
         self.stack.push(Frame::Close(b'}'));
         if let Some(call) = origin {
-            self.stack.push(Frame::Field("origin", FieldValue::Value(Value::Ref(call))));
+            self.stack
+                .push(Frame::Field("origin", FieldValue::Value(Value::Ref(call))));
         }
     }
 
@@ -780,7 +798,11 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
             }
             Node::Slice(abc) | Node::Range(abc) => {
                 let [a, b, c] = **abc;
-                let tag = if matches!(node, Node::Slice(..)) { "$slice" } else { "$range" };
+                let tag = if matches!(node, Node::Slice(..)) {
+                    "$slice"
+                } else {
+                    "$range"
+                };
                 self.open_tagged(tag_id, tag);
                 self.out.begin(b'[');
                 self.push_tail(origin);
@@ -794,19 +816,23 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
                 self.push_tail(origin);
                 let names = self.stack_names(gl);
                 if names.is_some() {
-                    self.stack.push(Frame::Field("from_stack", FieldValue::True));
+                    self.stack
+                        .push(Frame::Field("from_stack", FieldValue::True));
                 }
                 if let Some((m, n)) = &gl.original {
-                    self.stack.push(Frame::Field("original", FieldValue::Names(m, n)));
+                    self.stack
+                        .push(Frame::Field("original", FieldValue::Names(m, n)));
                 }
                 match names {
                     Some((m, n)) => {
-                        self.stack.push(Frame::Field("name", FieldValue::Value(Value::Ref(n))));
+                        self.stack
+                            .push(Frame::Field("name", FieldValue::Value(Value::Ref(n))));
                         self.emit(Value::Ref(m), false);
                     }
                     None => {
-                        self.stack.push(Frame::Field("name", FieldValue::Str(&gl.name)));
-                        self.out.pystr(&gl.module);
+                        self.stack
+                            .push(Frame::Field("name", FieldValue::Str(&gl.name)));
+                        self.out.str_value(&gl.module);
                     }
                 }
             }
@@ -835,7 +861,13 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
         }
     }
 
-    fn tagged_seq(&mut self, id: Option<u64>, origin: Option<NodeId>, tag: &'static str, items: &'g [Value]) {
+    fn tagged_seq(
+        &mut self,
+        id: Option<u64>,
+        origin: Option<NodeId>,
+        tag: &'static str,
+        items: &'g [Value],
+    ) {
         self.open_tagged(id, tag);
         self.out.begin(b'[');
         self.push_tail(origin);
@@ -848,22 +880,29 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
         self.push_tail(origin);
         // Pushed last member first.
         if !o.set_items.is_empty() {
-            self.stack.push(Frame::Field("setitems", FieldValue::Values(&o.set_items)));
+            self.stack
+                .push(Frame::Field("setitems", FieldValue::Values(&o.set_items)));
         }
         if !o.dict_items.is_empty() {
-            self.stack.push(Frame::Field("dictitems", FieldValue::Pairs(&o.dict_items)));
+            self.stack
+                .push(Frame::Field("dictitems", FieldValue::Pairs(&o.dict_items)));
         }
         if !o.list_items.is_empty() {
-            self.stack.push(Frame::Field("listitems", FieldValue::Values(&o.list_items)));
+            self.stack
+                .push(Frame::Field("listitems", FieldValue::Values(&o.list_items)));
         }
         if !o.state.is_empty() {
-            self.stack.push(Frame::Field("state", FieldValue::Values(&o.state)));
+            self.stack
+                .push(Frame::Field("state", FieldValue::Values(&o.state)));
         }
         if let Some(kw) = o.kwargs {
-            self.stack.push(Frame::Field("kwargs", FieldValue::Value(kw)));
+            self.stack
+                .push(Frame::Field("kwargs", FieldValue::Value(kw)));
         }
-        self.stack.push(Frame::Field("args", FieldValue::Args(o.args)));
-        self.stack.push(Frame::Field("callable", FieldValue::Value(o.callable)));
+        self.stack
+            .push(Frame::Field("args", FieldValue::Args(o.args)));
+        self.stack
+            .push(Frame::Field("callable", FieldValue::Value(o.callable)));
     }
 }
 
@@ -897,7 +936,10 @@ mod tests {
     #[test]
     fn escaping_covers_quotes_backslashes_and_controls() {
         let mut v = Vec::new();
-        write_escaped(&mut v, "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}é".as_bytes());
+        write_escaped(
+            &mut v,
+            "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}é".as_bytes(),
+        );
         assert_eq!(
             String::from_utf8(v).unwrap_or_default(),
             "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\u{7f}é\""

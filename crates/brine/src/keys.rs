@@ -22,10 +22,21 @@ const MAX_DEPTH: usize = 32;
 pub(crate) const INDEX_THRESHOLD: usize = 16;
 
 /// Python's `a == b` for hashable values, by value where that is data, else by identity.
+#[inline(always)]
 pub(crate) fn key_eq(g: &Graph<'_>, a: Value, b: Value) -> bool {
+    if a == b {
+        return true;
+    }
+    // The common case first: two different str keys.
+    if let (Value::Ref(x), Value::Ref(y)) = (a, b) {
+        if let (Some(Node::Str(s)), Some(Node::Str(t))) = (g.get(x), g.get(y)) {
+            return s.as_bytes() == t.as_bytes();
+        }
+    }
     key_eq_depth(g, a, b, 0)
 }
 
+#[inline(never)]
 fn key_eq_depth(g: &Graph<'_>, a: Value, b: Value, depth: usize) -> bool {
     match (a, b) {
         (Value::Ref(x), Value::Ref(y)) => {

@@ -102,9 +102,9 @@ impl Write for SciBuf {
     }
 }
 
-/// Shortest round-trip decimal digits of a finite `a > 0` and the position of the decimal
-/// point (`a = 0.d1d2... * 10^decpt`), as `_Py_dg_dtoa` mode 0 gives them.
-fn shortest_digits(a: f64, digits: &mut [u8; 32]) -> Result<(usize, i32), fmt::Error> {
+/// Rust's shortest round-trip digits of a finite `a > 0` (`{:e}`) and the position of the
+/// decimal point (`a = 0.d1d2... * 10^decpt`).
+fn rust_shortest(a: f64, digits: &mut [u8; 32]) -> Result<(usize, i32), fmt::Error> {
     let mut sci = SciBuf {
         buf: [0; 32],
         len: 0,
@@ -125,6 +125,118 @@ fn shortest_digits(a: f64, digits: &mut [u8; 32]) -> Result<(usize, i32), fmt::E
     Ok((n, exponent + 1))
 }
 
+/// If the exact value of `a` (finite, > 0) is `(10*P + 5) * 10^q` for an integer `P` — exactly
+/// halfway between two decimals with their last digit at `10^(q+1)` — the last digit of `P`.
+fn halfway_digit(a: f64, q: i32) -> Option<u64> {
+    let bits = a.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return None;
+    }
+    // a = m * 2^e with m odd.
+    let zeros = m.trailing_zeros();
+    let (m, e) = (m >> zeros, e + zeros as i32);
+    if e != q {
+        return None;
+    }
+    let scaled_mod_100 = if e < 0 {
+        // a * 10^-e = m * 5^-e: odd and a multiple of 5, so it ends in 5.
+        let five_pow_mod_100 = if e == -1 { 5 } else { 25 };
+        (m % 100) * five_pow_mod_100 % 100
+    } else {
+        // a / 10^e = m / 5^e must be an odd multiple of 5.
+        let step = 5u64.checked_pow(e.unsigned_abs())?;
+        let scaled = m / step;
+        if m % step != 0 || scaled % 5 != 0 {
+            return None;
+        }
+        scaled % 100
+    };
+    Some(scaled_mod_100 / 10)
+}
+
+/// Add one unit in the last place to `digits[..n]`, dropping trailing zeros.
+fn increment_digits(digits: &mut [u8; 32], n: usize, decpt: i32) -> (usize, i32) {
+    let mut i = n;
+    loop {
+        let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) else {
+            // All nines: 99..9 + 1 = 1 followed by zeros.
+            digits[0] = b'1';
+            return (1, decpt + 1);
+        };
+        i -= 1;
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            break;
+        }
+    }
+    let mut len = n;
+    while len > 1 && digits.get(len - 1) == Some(&b'0') {
+        len -= 1;
+    }
+    (len, decpt)
+}
+
+/// Whether `0.<digits> * 10^decpt` reads back as `a`.
+fn reads_back(digits: &[u8], decpt: i32, a: f64) -> bool {
+    let mut text = SciBuf {
+        buf: [0; 32],
+        len: 0,
+    };
+    let Ok(digits) = std::str::from_utf8(digits) else {
+        return false;
+    };
+    write!(text, "0.{digits}e{decpt}").is_ok()
+        && text
+            .buf
+            .get(..text.len)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(|t| t.parse::<f64>().ok())
+            == Some(a)
+}
+
+/// Shortest round-trip decimal digits of a finite `a > 0` and the position of the decimal
+/// point (`a = 0.d1d2... * 10^decpt`), as `_Py_dg_dtoa` mode 0 gives them. That is Rust's
+/// shortest digits, except when two shortest candidates are exactly equally near `a`: dtoa
+/// then takes the one whose last digit is even, Rust may take the other.
+fn shortest_digits(a: f64, digits: &mut [u8; 32]) -> Result<(usize, i32), fmt::Error> {
+    let (n, decpt) = rust_shortest(a, digits)?;
+    let last = digits
+        .get(n.wrapping_sub(1))
+        .map_or(0, |&c| c.wrapping_sub(b'0'));
+    if last % 2 == 0 {
+        return Ok((n, decpt));
+    }
+    let Some(p_last) = halfway_digit(a, decpt - n as i32 - 1) else {
+        return Ok((n, decpt));
+    };
+    // The two candidates are P and P + 1; ours (odd) is P exactly when its last digit is P's.
+    let mut alt = *digits;
+    let (alt_n, alt_decpt) = if u64::from(last) == p_last {
+        increment_digits(&mut alt, n, decpt)
+    } else {
+        if let Some(d) = alt.get_mut(n.saturating_sub(1)) {
+            *d -= 1;
+        }
+        (n, decpt)
+    };
+    match alt.get(..alt_n) {
+        Some(alt_digits) if reads_back(alt_digits, alt_decpt, a) => {
+            *digits = alt;
+            Ok((alt_n, alt_decpt))
+        }
+        _ => Ok((n, decpt)),
+    }
+}
+
 /// Write `n` zeros.
 fn write_zeros<W: Write>(out: &mut W, n: i32) -> fmt::Result {
     for _ in 0..n {
@@ -135,7 +247,12 @@ fn write_zeros<W: Write>(out: &mut W, n: i32) -> fmt::Result {
 
 /// CPython's `PyOS_double_to_string(x, 'r', 0, flags)`: `add_dot_0` is `Py_DTSF_ADD_DOT_0`,
 /// `always_sign` is `Py_DTSF_SIGN`.
-fn write_r_format<W: Write>(out: &mut W, x: f64, add_dot_0: bool, always_sign: bool) -> fmt::Result {
+fn write_r_format<W: Write>(
+    out: &mut W,
+    x: f64,
+    add_dot_0: bool,
+    always_sign: bool,
+) -> fmt::Result {
     if x.is_nan() {
         // The sign of a NaN is ignored.
         return out.write_str(if always_sign { "+nan" } else { "nan" });
@@ -230,7 +347,10 @@ mod tests {
         assert_eq!(str_repr("it's"), "\"it's\"");
         assert_eq!(str_repr("'\""), "'\\'\"'");
         assert_eq!(str_repr("\t\n\r\\\x00\x7f"), "'\\t\\n\\r\\\\\\x00\\x7f'");
-        assert_eq!(str_repr("\u{a0}\u{ad}é\u{2028}\u{feff}😀\u{e000}"), "'\\xa0\\xadé\\u2028\\ufeff😀\\ue000'");
+        assert_eq!(
+            str_repr("\u{a0}\u{ad}é\u{2028}\u{feff}😀\u{e000}"),
+            "'\\xa0\\xadé\\u2028\\ufeff😀\\ue000'"
+        );
         let mut out = String::new();
         let _ = write_str_repr(&mut out, [0xd800u32, 0xdfff, 0xe0001].into_iter());
         assert_eq!(out, "'\\ud800\\udfff\\U000e0001'");
@@ -266,6 +386,8 @@ mod tests {
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (-f64::NAN, "nan"),
+            // Exactly halfway between ...002.2 and ...002.3: CPython takes the even digit.
+            (f64::from_bits(0xc30f_a36f_d398_d412), "-1113178120592002.2"),
         ];
         for &(x, want) in cases {
             assert_eq!(float_repr(x), want);

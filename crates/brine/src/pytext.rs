@@ -140,9 +140,9 @@ fn hex_value(c: u8) -> Option<u32> {
 /// The text of a `UnicodeDecodeError` (`str(exc)`) for bytes `start..end` of the input.
 fn decode_error_message(codec: &str, b: &[u8], start: usize, end: usize, reason: &str) -> String {
     match b.get(start) {
-        Some(byte) if end == start + 1 => format!(
-            "'{codec}' codec can't decode byte 0x{byte:02x} in position {start}: {reason}"
-        ),
+        Some(byte) if end == start + 1 => {
+            format!("'{codec}' codec can't decode byte 0x{byte:02x} in position {start}: {reason}")
+        }
         _ => format!(
             "'{codec}' codec can't decode bytes in position {start}-{}: {reason}",
             end.saturating_sub(1)
@@ -591,14 +591,29 @@ fn parse_inf_or_nan(s: &[u8]) -> (f64, usize, bool) {
         _ => (false, 0),
     };
     let rest = s.get(i..).unwrap_or_default();
-    let starts = |word: &[u8]| rest.get(..word.len()).is_some_and(|h| h.eq_ignore_ascii_case(word));
+    let starts = |word: &[u8]| {
+        rest.get(..word.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(word))
+    };
     let sign_bit = if negative { 1u64 << 63 } else { 0 };
     if starts(b"infinity") {
-        (f64::from_bits(0x7ff0_0000_0000_0000 | sign_bit), i + 8, false)
+        (
+            f64::from_bits(0x7ff0_0000_0000_0000 | sign_bit),
+            i + 8,
+            false,
+        )
     } else if starts(b"inf") {
-        (f64::from_bits(0x7ff0_0000_0000_0000 | sign_bit), i + 3, false)
+        (
+            f64::from_bits(0x7ff0_0000_0000_0000 | sign_bit),
+            i + 3,
+            false,
+        )
     } else if starts(b"nan") {
-        (f64::from_bits(0x7ff8_0000_0000_0000 | sign_bit), i + 3, false)
+        (
+            f64::from_bits(0x7ff8_0000_0000_0000 | sign_bit),
+            i + 3,
+            false,
+        )
     } else {
         (-1.0, 0, false)
     }
@@ -619,7 +634,10 @@ pub fn parse_float_arg(line: &[u8]) -> Result<f64, String> {
         return Err(format!("could not convert string to float: '{}'", shown()));
     }
     if overflow {
-        return Err(format!("value too large to convert to float: '{}'", shown()));
+        return Err(format!(
+            "value too large to convert to float: '{}'",
+            shown()
+        ));
     }
     if !matches!(text.get(end), None | Some(b'\n')) {
         return Err("could not convert string to float".to_string());
@@ -650,7 +668,10 @@ mod tests {
         let b = utf8_sp(&cps);
         assert_eq!(CodePoints::new(&b).collect::<Vec<_>>(), cps);
         assert_eq!(check_utf8_surrogatepass(&b), Ok(false));
-        assert_eq!(CodePoints::new(b"\xff\xc3").collect::<Vec<_>>(), [0xfffd, 0xfffd]);
+        assert_eq!(
+            CodePoints::new(b"\xff\xc3").collect::<Vec<_>>(),
+            [0xfffd, 0xfffd]
+        );
     }
 
     #[test]
@@ -680,8 +701,14 @@ mod tests {
 
     #[test]
     fn escape_decode_basics() {
-        assert_eq!(escape_decode(b"a\\q\\x41\\777\\0008"), Ok(b"a\\qA\xff\x008".to_vec()));
-        assert_eq!(escape_decode(b"ab\\"), Err("Trailing \\ in string".to_string()));
+        assert_eq!(
+            escape_decode(b"a\\q\\x41\\777\\0008"),
+            Ok(b"a\\qA\xff\x008".to_vec())
+        );
+        assert_eq!(
+            escape_decode(b"ab\\"),
+            Err("Trailing \\ in string".to_string())
+        );
         assert_eq!(
             escape_decode(b"ab\\x4"),
             Err("invalid \\x escape at position 2".to_string())
@@ -699,8 +726,14 @@ mod tests {
         assert_eq!(parse_int_arg(b"010"), Ok(ParsedInt::Small(8)));
         assert_eq!(parse_int_arg(b"0x10"), Ok(ParsedInt::Small(16)));
         assert_eq!(parse_int_arg(b"1_0 "), Ok(ParsedInt::Small(10)));
-        assert_eq!(parse_int_arg(b"-9223372036854775808"), Ok(ParsedInt::Small(i64::MIN)));
-        assert!(matches!(parse_int_arg(b"9223372036854775808"), Ok(ParsedInt::Big(_))));
+        assert_eq!(
+            parse_int_arg(b"-9223372036854775808"),
+            Ok(ParsedInt::Small(i64::MIN))
+        );
+        assert!(matches!(
+            parse_int_arg(b"9223372036854775808"),
+            Ok(ParsedInt::Big(_))
+        ));
         assert!(parse_int_arg(b"0_1").is_err());
         assert_eq!(parse_long_arg(b"12L"), Ok(ParsedInt::Small(12)));
         assert_eq!(
@@ -728,7 +761,10 @@ mod tests {
     #[test]
     fn float_args() {
         assert_eq!(parse_float_arg(b"1.5"), Ok(1.5));
-        assert_eq!(parse_float_arg(b"-nan").map(f64::to_bits), Ok(0xfff8_0000_0000_0000));
+        assert_eq!(
+            parse_float_arg(b"-nan").map(f64::to_bits),
+            Ok(0xfff8_0000_0000_0000)
+        );
         assert_eq!(parse_float_arg(b"1e-500"), Ok(0.0));
         assert_eq!(
             parse_float_arg(b"1e500"),

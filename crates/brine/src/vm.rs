@@ -99,7 +99,7 @@ impl<'a, 'o> Machine<'a, 'o> {
     /// known, used to size the node arena up front.
     pub(crate) fn new(opts: &'o mut Options<'a>, start: u64, size_hint: usize) -> Self {
         Machine {
-            graph: Graph::with_capacity((size_hint / 24).min(1 << 22)),
+            graph: Graph::with_capacity((size_hint / 12).min(1 << 24)),
             stack: Vec::with_capacity(64),
             marks: Vec::new(),
             memo: Memo::default(),
@@ -534,33 +534,42 @@ impl<'a, 'o> Machine<'a, 'o> {
         match self.graph.get(id) {
             Some(Node::Dict(_) | Node::OrderedDict(_)) => {
                 for k in items.iter().step_by(2) {
-                    self.check_hashable(*k)?;
+                    if let Value::Ref(_) = k {
+                        self.check_hashable(*k)?;
+                    }
                 }
-                for pair in 0..n {
-                    let (k, v) = (items[2 * pair], items[2 * pair + 1]);
-                    match find_key(&self.graph, &mut self.indexes, id, k, true) {
-                        Some(pos) => {
-                            if let Some(Node::Dict(d) | Node::OrderedDict(d)) = self.graph.node_mut(id) {
-                                if let Some(slot) = d.get_mut(pos) {
-                                    slot.1 = v;
-                                }
-                            }
-                        }
+                // Work on the entries outside the graph, so keys can be compared while the
+                // dict grows (a dict is unhashable, so it is never one of its own keys).
+                let mut entries = match self.graph.node_mut(id) {
+                    Some(Node::Dict(d) | Node::OrderedDict(d)) => std::mem::take(d),
+                    _ => Vec::new(),
+                };
+                if entries.len() + n > limit {
+                    self.put_entries(id, entries);
+                    return Err(self.limit(Limit::ContainerLen, limit));
+                }
+                entries.reserve(n);
+                for pair in items.chunks_exact(2) {
+                    let (k, v) = (pair[0], pair[1]);
+                    let found = if entries.len() < INDEX_THRESHOLD {
+                        let g = &self.graph;
+                        entries.iter().position(|e| e.0 == k || key_eq(g, e.0, k))
+                    } else {
+                        find_indexed(&self.graph, &mut self.indexes, id, &entries, k)
+                    };
+                    match found.and_then(|pos| entries.get_mut(pos)) {
+                        Some(slot) => slot.1 = v,
                         None => {
-                            let len = match self.graph.node_mut(id) {
-                                Some(Node::Dict(d) | Node::OrderedDict(d)) => {
-                                    d.push((k, v));
-                                    d.len()
+                            entries.push((k, v));
+                            if entries.len() > INDEX_THRESHOLD {
+                                if let Some(ix) = self.indexes.get_mut(&id) {
+                                    ix.insert(key_hash(&self.graph, k), entries.len() as u32 - 1);
                                 }
-                                _ => 0,
-                            };
-                            if len > limit {
-                                return Err(self.limit(Limit::ContainerLen, limit));
                             }
-                            note_key(&self.graph, &mut self.indexes, id, k, len - 1);
                         }
                     }
                 }
+                self.put_entries(id, entries);
             }
             Some(Node::Object(_)) => {
                 if let Some(Node::Object(o)) = self.graph.node_mut(id) {
@@ -604,6 +613,12 @@ impl<'a, 'o> Machine<'a, 'o> {
         self.charge(n as u64 * ITEM_COST * 2)
     }
 
+    fn put_entries(&mut self, id: NodeId, entries: Vec<(Value, Value)>) {
+        if let Some(Node::Dict(d) | Node::OrderedDict(d)) = self.graph.node_mut(id) {
+            *d = entries;
+        }
+    }
+
     /// Adds `self.stack[at..]` to the set (or object) `target`, then drops them. Members
     /// already present are not added again.
     fn additems_from(&mut self, target: Value, at: usize) -> Result<()> {
@@ -636,7 +651,9 @@ impl<'a, 'o> Machine<'a, 'o> {
                     if len > limit {
                         return Err(self.limit(Limit::ContainerLen, limit));
                     }
-                    note_key(&self.graph, &mut self.indexes, id, k, len - 1);
+                    if len > INDEX_THRESHOLD {
+                        note_key(&self.graph, &mut self.indexes, id, k, len - 1);
+                    }
                 }
             }
             Some(Node::Object(_)) => {
@@ -1302,7 +1319,7 @@ fn find_key(
             members[i]
         }
     };
-    if len < INDEX_THRESHOLD && !indexes.contains_key(&id) {
+    if len < INDEX_THRESHOLD {
         return (0..len).find(|&i| key_eq(g, key_at(i), key));
     }
     let index = indexes.entry(id).or_insert_with(|| {
@@ -1317,6 +1334,29 @@ fn find_key(
         .iter()
         .map(|&i| i as usize)
         .find(|&i| i < len && key_eq(g, key_at(i), key))
+}
+
+/// Position of `key` among a large dict's `entries` (held outside the graph while it is
+/// being filled), through the dict's hash index.
+fn find_indexed(
+    g: &Graph<'_>,
+    indexes: &mut HashMap<NodeId, KeyIndex>,
+    id: NodeId,
+    entries: &[(Value, Value)],
+    key: Value,
+) -> Option<usize> {
+    let index = indexes.entry(id).or_insert_with(|| {
+        let mut ix = KeyIndex::default();
+        for (i, (k, _)) in entries.iter().enumerate() {
+            ix.insert(key_hash(g, *k), i as u32);
+        }
+        ix
+    });
+    index
+        .candidates(key_hash(g, key))
+        .iter()
+        .map(|&i| i as usize)
+        .find(|&i| entries.get(i).is_some_and(|e| key_eq(g, e.0, key)))
 }
 
 /// Records a newly added key in the container's hash index, if it has one.

@@ -86,8 +86,9 @@ impl Checker {
     fn eq<T: PartialEq + std::fmt::Debug>(&mut self, input: &dyn std::fmt::Debug, got: T, want: T) {
         self.checked += 1;
         if got != want {
-            self.failures
-                .push(format!("input {input:?}\n   got: {got:?}\n  want: {want:?}"));
+            self.failures.push(format!(
+                "input {input:?}\n   got: {got:?}\n  want: {want:?}"
+            ));
         }
     }
 
@@ -112,7 +113,12 @@ struct Bytes<'a>(&'a [u8]);
 
 impl std::fmt::Debug for Bytes<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown: String = self.0.iter().flat_map(|&b| std::ascii::escape_default(b)).map(char::from).collect();
+        let shown: String = self
+            .0
+            .iter()
+            .flat_map(|&b| std::ascii::escape_default(b))
+            .map(char::from)
+            .collect();
         write!(f, "b\"{shown}\"")
     }
 }
@@ -140,7 +146,11 @@ fn utf8_surrogatepass() -> R<()> {
         let input = bytes(case, "input")?;
         let shown = Bytes(&input);
         match case.get("error_pos").and_then(Value::as_u64) {
-            Some(pos) => c.eq(&shown, pytext::check_utf8_surrogatepass(&input), Err(pos as usize)),
+            Some(pos) => c.eq(
+                &shown,
+                pytext::check_utf8_surrogatepass(&input),
+                Err(pos as usize),
+            ),
             None => {
                 let plain = case.get("plain").and_then(Value::as_bool);
                 c.eq(&shown, pytext::check_utf8_surrogatepass(&input).ok(), plain);
@@ -189,10 +199,16 @@ fn raw_unicode_escape() -> R<()> {
             Some(msg) => Err(msg),
             None => Ok((
                 bytes(case, "output")?,
-                case.get("plain").and_then(Value::as_bool).ok_or("no plain")?,
+                case.get("plain")
+                    .and_then(Value::as_bool)
+                    .ok_or("no plain")?,
             )),
         };
-        c.eq(&Bytes(&input), pytext::decode_raw_unicode_escape(&input), want);
+        c.eq(
+            &Bytes(&input),
+            pytext::decode_raw_unicode_escape(&input),
+            want,
+        );
     }
     c.finish()
 }
@@ -227,10 +243,7 @@ fn string_arg() -> R<()> {
     c.finish()
 }
 
-fn int_section(
-    name: &'static str,
-    parse: fn(&[u8]) -> Result<ParsedInt, String>,
-) -> R<()> {
+fn int_section(name: &'static str, parse: fn(&[u8]) -> Result<ParsedInt, String>) -> R<()> {
     let data = load()?;
     let mut c = Checker::new(name);
     for case in cases(&data, name, 1000)? {
@@ -264,7 +277,11 @@ fn long_le() -> R<()> {
         if let Some(obj) = want_case.as_object_mut() {
             obj.insert("kind".into(), Value::from("int"));
         }
-        c.eq(&Bytes(&input), pytext::decode_long_le(&input), expected_int(&want_case)?);
+        c.eq(
+            &Bytes(&input),
+            pytext::decode_long_le(&input),
+            expected_int(&want_case)?,
+        );
     }
     c.finish()
 }
@@ -291,7 +308,11 @@ fn latin1() -> R<()> {
     let mut c = Checker::new("latin1");
     for case in cases(&data, "latin1", 50)? {
         let input = bytes(case, "input")?;
-        c.eq(&Bytes(&input), pytext::latin1_to_utf8(&input).as_str(), text(case, "output")?);
+        c.eq(
+            &Bytes(&input),
+            pytext::latin1_to_utf8(&input).as_str(),
+            text(case, "output")?,
+        );
     }
     c.finish()
 }
