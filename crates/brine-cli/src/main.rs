@@ -45,10 +45,9 @@ struct DisArgs {
     /// Number of spaces per MARK level of indentation.
     #[arg(short = 'l', long, default_value_t = 4)]
     indentlevel: usize,
-    /// Annotate each line with a short description of its opcode, aligned at column N
-    /// (0 = off; `-a` alone means 1, as in pickletools).
-    #[arg(short, long, default_value_t = 0, num_args = 0..=1, default_missing_value = "1")]
-    annotate: usize,
+    /// Annotate each line with a short description of its opcode (as pickletools `-a`).
+    #[arg(short, long)]
+    annotate: bool,
     /// Write to this file instead of standard output.
     #[arg(short, long)]
     output: Option<String>,
@@ -180,7 +179,7 @@ fn display_name(file: &str) -> &str {
 }
 
 impl DecodeArgs {
-    fn options(&self) -> Options<'static> {
+    fn options<'a>(&self) -> Options<'a> {
         let mut limits = Limits::default();
         if let Some(n) = self.max_depth {
             limits.max_depth = n;
@@ -307,10 +306,12 @@ fn run_info(a: &InfoArgs, out: &mut dyn Write) -> Result<(), OutError> {
 }
 
 fn run_dis(a: &DisArgs, out: &mut dyn Write) -> Result<(), OutError> {
-    let opts = brine::dis::DisOptions {
-        memo: a.memo,
-        indentlevel: a.indentlevel,
-        annotate: a.annotate,
+    let mut opts = brine::dis::DisOptions::default();
+    opts.indentlevel = a.indentlevel;
+    opts.annotate = if a.annotate {
+        brine::dis::ANNOTATE_COLUMN
+    } else {
+        0
     };
     let mut memo = brine::dis::DisMemo::default();
     for file in &a.files {
@@ -321,7 +322,7 @@ fn run_dis(a: &DisArgs, out: &mut dyn Write) -> Result<(), OutError> {
         let data = read_input(file)?;
         let mut r = brine::read::SliceRead::new(&data);
         let memo_arg = if a.memo { Some(&mut memo) } else { None };
-        match brine::dis::dis(&mut r, &mut *out, &opts, memo_arg) {
+        match brine::dis::dis(&mut r, &mut &mut *out, &opts, memo_arg) {
             Ok(_) => {}
             Err(brine::dis::DisError::Io(e)) => return Err(OutError::Io(e)),
             Err(brine::dis::DisError::Pickle(e)) => {
