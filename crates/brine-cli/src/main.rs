@@ -10,6 +10,10 @@ use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
 
 use brine::{Decoder, Limits, Options, Py2Encoding};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Look inside Python pickles safely: brine reads every pickle CPython writes (protocols 0-5)
@@ -70,9 +74,14 @@ struct DecodeArgs {
     /// as the calls they are instead of native values.
     #[arg(long)]
     raw: bool,
-    /// Decode every pickle stored one after another in the input, not just the first.
+    /// Decode every pickle stored one after another in the input, not just the first
+    /// (each with a fresh memo, as repeated `pickle.load(f)` calls).
     #[arg(long)]
     all: bool,
+    /// With --all: keep the memo from one pickle to the next, as one `pickle.Unpickler`
+    /// calling `load()` repeatedly does (for streams written by one `Pickler`).
+    #[arg(long, requires = "all")]
+    shared_memo: bool,
     /// Deepest the machine's stack plus marks may grow.
     #[arg(long, value_name = "N")]
     max_depth: Option<usize>,
@@ -243,16 +252,25 @@ impl From<io::Error> for OutError {
 fn for_each_graph(
     file: &str,
     args: &DecodeArgs,
-    mut each: impl FnMut(&brine::Graph<'_>, usize) -> Result<(), OutError>,
+    mut each: impl FnMut(&brine::Graph<'_>, brine::Value, usize) -> Result<(), OutError>,
 ) -> Result<(), OutError> {
     let data = read_input(file)?;
     let name = display_name(file);
-    if args.all {
+    if args.all && args.shared_memo {
+        let mut dec = Decoder::new(args.options());
+        let (g, roots) = dec
+            .decode_slice_shared_memo(&data)
+            .map_err(|e| fail(name, e))?;
+        for (i, root) in roots.iter().enumerate() {
+            each(&g, *root, i)?;
+        }
+        Ok(())
+    } else if args.all {
         let stream = brine::SliceStream::new(&data, args.options());
         let mut n = 0;
         for item in stream {
             let (g, _) = item.map_err(|e| fail(name, e))?;
-            each(&g, n)?;
+            each(&g, g.root_value(), n)?;
             n += 1;
         }
         if n == 0 {
@@ -262,7 +280,7 @@ fn for_each_graph(
     } else {
         let mut dec = Decoder::new(args.options());
         let g = dec.decode_slice(&data).map_err(|e| fail(name, e))?;
-        each(&g, 0)
+        each(&g, g.root_value(), 0)
     }
 }
 
@@ -271,8 +289,8 @@ fn run_show(a: &ShowArgs, out: &mut dyn Write) -> Result<(), OutError> {
         inner: out,
         error: None,
     };
-    for_each_graph(&a.file, &a.decode, |g, _| {
-        let r = fmt::Write::write_fmt(&mut w, format_args!("{}\n", g.root()));
+    for_each_graph(&a.file, &a.decode, |g, v, _| {
+        let r = fmt::Write::write_fmt(&mut w, format_args!("{}\n", g.view(v)));
         match (r, w.error.take()) {
             (_, Some(e)) => Err(OutError::Io(e)),
             (Err(_), None) => Err(OutError::Io(io::Error::other("formatting failed"))),
@@ -287,8 +305,8 @@ fn run_json(a: &JsonArgs, out: &mut dyn Write) -> Result<(), OutError> {
         exact_identity: a.exact,
         origins: a.origins,
     };
-    for_each_graph(&a.file, &a.decode, |g, _| {
-        brine::json::write_json(g, g.root_value(), &mut *out, &opts)?;
+    for_each_graph(&a.file, &a.decode, |g, v, _| {
+        brine::json::write_json(g, v, &mut *out, &opts)?;
         out.write_all(b"\n")?;
         Ok(())
     })

@@ -126,6 +126,25 @@ impl<'a> Decoder<'a> {
         Ok((g, r.offset() as usize))
     }
 
+    /// Decodes every pickle stored one after another in `data` the way one
+    /// `pickle.Unpickler` calling `load()` repeatedly does: memo entries stored by one pickle
+    /// stay visible to the next (as when one `Pickler` dumped several objects). All values
+    /// live in one graph; returns it and each pickle's value, in order.
+    ///
+    /// ```
+    /// // p = pickle.Pickler(f, 2); p.dump(['x']); p.dump(['x', ...the same list...])
+    /// let data = b"\x80\x02]q\x00X\x01\x00\x00\x00xq\x01a.\x80\x02]q\x02h\x00a.";
+    /// let (graph, values) = brine::Decoder::default().decode_slice_shared_memo(data)?;
+    /// assert_eq!(values.len(), 2);
+    /// assert_eq!(graph.view(values[1]).to_string(), "[['x']]");
+    /// assert_eq!(graph.view(values[1]).at(0).and_then(|v| v.id()), graph.view(values[0]).id());
+    /// # Ok::<(), brine::Error>(())
+    /// ```
+    pub fn decode_slice_shared_memo(&mut self, data: &'a [u8]) -> Result<(Graph<'a>, Vec<Value>)> {
+        let mut r = SliceRead::new(data);
+        Machine::new(&mut self.opts, 0, data.len()).run_shared(&mut r)
+    }
+
     /// Decodes one pickle from a reader source, leaving it positioned after the STOP.
     pub fn decode_from<R: Read<'a>>(&mut self, r: &mut R) -> Result<Graph<'a>> {
         let start = r.offset();
@@ -144,7 +163,7 @@ impl Decoder<'static> {
 /// Decodes the first pickle in a byte slice with default options.
 ///
 /// ```
-/// let data = b"\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02e.";
+/// let data = b"\x80\x04\x95\x09\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02e.";
 /// let g = brine::from_slice(data)?;
 /// assert_eq!(g.root().to_string(), "[1, 2]");
 /// # Ok::<(), brine::Error>(())

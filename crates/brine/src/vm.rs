@@ -118,6 +118,38 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     /// Runs until STOP; returns the graph with its root set.
     pub(crate) fn run<R: Read<'a>>(mut self, r: &mut R) -> Result<Graph<'a>> {
+        let root = self.run_one(r)?;
+        self.graph.set_root(root);
+        self.graph.set_protocol(self.max_proto);
+        Ok(self.graph)
+    }
+
+    /// Runs pickle after pickle until the input ends cleanly, keeping the memo between them
+    /// as one `pickle.Unpickler` does across `load()` calls; returns the graph and each
+    /// pickle's value.
+    pub(crate) fn run_shared<R: Read<'a>>(mut self, r: &mut R) -> Result<(Graph<'a>, Vec<Value>)> {
+        let mut roots = Vec::new();
+        loop {
+            // Like Unpickler.load(): a fresh stack, marks and protocol; the same memo.
+            self.stack.clear();
+            self.marks.clear();
+            self.proto = 0;
+            self.start = r.offset();
+            match self.run_one(r) {
+                Ok(v) => roots.push(v),
+                Err(e) if e.is_clean_eof() && !roots.is_empty() => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(last) = roots.last() {
+            self.graph.set_root(*last);
+        }
+        self.graph.set_protocol(self.max_proto);
+        Ok((self.graph, roots))
+    }
+
+    /// Executes opcodes until STOP and returns the value it pops.
+    fn run_one<R: Read<'a>>(&mut self, r: &mut R) -> Result<Value> {
         let mut first = true;
         loop {
             self.pos = r.offset();
@@ -137,10 +169,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 return Err(self.limit(Limit::InputBytes, self.opts.limits.max_input_bytes));
             }
             if let Step::Stop = self.step(op, r)? {
-                let root = self.pop()?;
-                self.graph.set_root(root);
-                self.graph.set_protocol(self.max_proto);
-                return Ok(self.graph);
+                return self.pop();
             }
         }
     }
