@@ -814,8 +814,8 @@ mod tests {
     #[test]
     fn type_slots_name_each_node_as_type_name_does() {
         let global = Global {
-            module: PyStr::from_str("m"),
-            name: PyStr::from_str("n"),
+            module: PyStr::new("m"),
+            name: PyStr::new("n"),
             original: None,
             from_stack: None,
             offset: 0,
@@ -838,7 +838,7 @@ mod tests {
         };
         let nodes = [
             Node::Int(BigInt::from(1)),
-            Node::Str(PyStr::from_str("s")),
+            Node::Str(PyStr::new("s")),
             Node::Bytes(Cow::Borrowed(b"")),
             Node::ByteArray(Cow::Borrowed(b"")),
             Node::List(Vec::new()),

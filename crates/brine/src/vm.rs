@@ -460,9 +460,9 @@ impl<'a, 'o> Machine<'a, 'o> {
         if self.opts.fix_imports && self.proto < 3 {
             if let (Some(m), Some(n)) = (g.module.as_str(), g.name.as_str()) {
                 if let Some((nm, nn)) = compat::map_py2_name(m, n) {
-                    let new_name = nn.map(PyStr::from_str).unwrap_or_else(|| g.name.clone());
+                    let new_name = nn.map(PyStr::new).unwrap_or_else(|| g.name.clone());
                     let old = (
-                        std::mem::replace(&mut g.module, PyStr::from_str(nm)),
+                        std::mem::replace(&mut g.module, PyStr::new(nm)),
                         std::mem::replace(&mut g.name, new_name),
                     );
                     g.original = Some(old);
@@ -1421,6 +1421,8 @@ fn unique_keys(g: &Graph<'_>, items: Vec<Value>) -> Vec<Value> {
     out
 }
 
+/// Bytes a payload holds that were copied (borrowed ones cost nothing).
+#[allow(clippy::ptr_arg)] // whether the Cow is borrowed is the point
 fn owned_len(b: &Cow<'_, [u8]>) -> u64 {
     match b {
         Cow::Borrowed(_) => 0,

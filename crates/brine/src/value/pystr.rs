@@ -14,7 +14,7 @@ pub struct PyStr<'a> {
 
 impl<'a> PyStr<'a> {
     /// A str from valid UTF-8.
-    pub fn from_str(s: &'a str) -> Self {
+    pub fn new(s: &'a str) -> Self {
         PyStr {
             bytes: Cow::Borrowed(s.as_bytes()),
             utf8: true,
