@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release -p brine-pickle --example bench_decode -- [OPTIONS] FILE...
-//!   --mode decode|dis|both   what to time (default decode)
+//!   --mode decode|reader|dis|both
+//!                            what to time (default decode; both = decode and dis)
 //!   --min-time SECS          keep repeating a file until this much time was spent (default 1.0)
 //!   --min-runs N             at least this many timed runs per file (default 3)
 //!   --max-runs N             at most this many timed runs per file (default 50)
@@ -12,6 +13,9 @@
 //! - `decode` times `brine::from_slice(&data)` alone; dropping the graph is timed separately
 //!   (`drop_best_s`) and is not part of `best_s`, just as the CPython side of
 //!   `benches/compare.py` times `pickle.loads` and frees the result outside the clock.
+//!   Payloads (strings, bytes) borrow from the input where they can.
+//! - `reader` times `brine::from_reader(&data[..])` the same way: the streaming path, which
+//!   copies every payload (as `pickle.loads` does).
 //! - `dis` times `brine::dis::dis` writing the full pickletools listing into `io::sink()`.
 //!
 //! The number of runs adapts to the file: runs repeat until `--min-time` has been spent and
@@ -35,6 +39,7 @@ use serde_json::json;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Decode,
+    Reader,
     Dis,
     Both,
 }
@@ -48,7 +53,7 @@ struct Config {
 }
 
 fn usage() -> String {
-    "usage: bench_decode [--mode decode|dis|both] [--min-time SECS] [--min-runs N] \
+    "usage: bench_decode [--mode decode|reader|dis|both] [--min-time SECS] [--min-runs N] \
      [--max-runs N] FILE..."
         .to_string()
 }
@@ -71,6 +76,7 @@ fn parse_args() -> Result<Config, String> {
             "--mode" => {
                 cfg.mode = match value("--mode")?.as_str() {
                     "decode" => Mode::Decode,
+                    "reader" => Mode::Reader,
                     "dis" => Mode::Dis,
                     "both" => Mode::Both,
                     other => return Err(format!("unknown mode {other:?}\n{}", usage())),
@@ -144,12 +150,17 @@ fn mb_s(bytes: usize, secs: f64) -> f64 {
     }
 }
 
-fn bench_decode(cfg: &Config, name: &str, data: &[u8]) -> serde_json::Value {
+fn bench_decode(cfg: &Config, name: &str, data: &[u8], reader: bool) -> serde_json::Value {
+    let mode = if reader { "reader" } else { "decode" };
     let mut nodes = 0usize;
     let mut drops = Vec::new();
     let runs = repeat(cfg, || {
         let t = Instant::now();
-        let graph = brine::from_slice(black_box(data))?;
+        let graph = if reader {
+            brine::from_reader(black_box(data))?
+        } else {
+            brine::from_slice(black_box(data))?
+        };
         let secs = t.elapsed().as_secs_f64();
         nodes = black_box(&graph).len();
         let t = Instant::now();
@@ -159,7 +170,7 @@ fn bench_decode(cfg: &Config, name: &str, data: &[u8]) -> serde_json::Value {
     });
     match runs {
         Ok(runs) => json!({
-            "mode": "decode",
+            "mode": mode,
             "name": name,
             "bytes": data.len(),
             "runs": runs.times.len(),
@@ -228,10 +239,13 @@ fn main() -> ExitCode {
             }
         };
         let mut results = Vec::new();
-        if cfg.mode != Mode::Dis {
-            results.push(bench_decode(&cfg, &name, &data));
+        if matches!(cfg.mode, Mode::Decode | Mode::Both) {
+            results.push(bench_decode(&cfg, &name, &data, false));
         }
-        if cfg.mode != Mode::Decode {
+        if cfg.mode == Mode::Reader {
+            results.push(bench_decode(&cfg, &name, &data, true));
+        }
+        if matches!(cfg.mode, Mode::Dis | Mode::Both) {
             results.push(bench_dis(&cfg, &name, &data));
         }
         for r in results {
