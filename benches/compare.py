@@ -130,6 +130,10 @@ def main():
     ap.add_argument(
         "--bench-bin", default=os.path.join(ROOT, "target", "release", "examples", "bench_decode")
     )
+    ap.add_argument(
+        "--bench-bin-mimalloc",
+        default=os.path.join(ROOT, "target", "release", "examples", "bench_decode_mimalloc"),
+    )
     ap.add_argument("--brine-bin", default=os.path.join(ROOT, "target", "release", "brine"))
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
     ap.add_argument("--rounds", type=int, default=1, help="repeat the decode timings, keep the best")
@@ -162,7 +166,7 @@ def main():
     # of all rounds is kept, so that a burst of load from elsewhere hurts both sides alike.
     paths = [os.path.join(args.data, w[0]) for w in WORKLOADS]
     results = {"decode": [], "dis": []}
-    cpy, brine, reader = {}, {}, {}
+    cpy, brine, reader, brine_mi = {}, {}, {}, {}
 
     def keep_best(store, name, rec):
         if rec and (name not in store or rec.get("best_s", 1e99) < store[name].get("best_s", 1e99)):
@@ -180,6 +184,9 @@ def main():
                 on, off = min(on, cpy[name][1]), min(off, cpy[name][2])
             cpy[name] = (size, on, off)
             keep_best(brine, name, run_brine(args.bench_bin, [path], "decode", args.min_time).get(name))
+            if os.path.exists(args.bench_bin_mimalloc):
+                keep_best(brine_mi, name,
+                          run_brine(args.bench_bin_mimalloc, [path], "decode", args.min_time).get(name))
             if kind == "bulk":
                 keep_best(reader, name, run_brine(args.bench_bin, [path], "reader", args.min_time).get(name))
             b = brine.get(name, {}).get("best_s")
@@ -192,6 +199,8 @@ def main():
     for name, label, kind in WORKLOADS:
         size, on, off = cpy[name]
         variants = [("", brine.get(name))]
+        if name in brine_mi:
+            variants.append((" (mimalloc)", brine_mi.get(name)))
         if kind == "bulk":
             variants.append((" (from_reader)", reader.get(name)))
         for suffix, b in variants:
@@ -200,7 +209,7 @@ def main():
             r_off = off / bt if bt else None
             goal = GOAL[kind]
             met = r_off is not None and r_off >= goal
-            if suffix == "":
+            if suffix == " (mimalloc)" or (suffix == "" and name not in brine_mi):
                 all_met &= met
             rows.append([
                 label + suffix, f"{size / 1e6:.1f} MB", fmt_s(on), fmt_s(off), fmt_s(bt),

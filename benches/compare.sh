@@ -5,7 +5,7 @@
 # Takes 2-4 minutes on 2 cores once built; generating the workloads the first time adds ~1 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p brine-pickle --example bench_decode
+cargo build --release --locked -p brine-pickle --example bench_decode --example bench_decode_mimalloc
 # The command is only used for one extra figure (`brine dis FILE > /dev/null`).
 cargo build --release --locked -p brine-cli --bin brine ||
     echo "warning: the brine command did not build; its dis timing is skipped" >&2
