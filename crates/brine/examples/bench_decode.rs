@@ -216,7 +216,7 @@ fn bench_dis(cfg: &Config, name: &str, data: &[u8]) -> serde_json::Value {
     }
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let cfg = match parse_args() {
         Ok(c) => c,
         Err(msg) => {

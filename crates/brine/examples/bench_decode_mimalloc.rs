@@ -7,6 +7,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "bench_decode.rs"]
 mod bench_decode;
 
-fn main() {
-    bench_decode::main();
+fn main() -> std::process::ExitCode {
+    bench_decode::main()
 }
