@@ -580,21 +580,12 @@ impl<'a, 'o> Machine<'a, 'o> {
                 entries.reserve(n);
                 for pair in items.chunks_exact(2) {
                     let (k, v) = (pair[0], pair[1]);
-                    let found = if entries.len() < INDEX_THRESHOLD {
-                        let g = &self.graph;
-                        entries.iter().position(|e| e.0 == k || key_eq(g, e.0, k))
-                    } else {
-                        find_indexed(&self.graph, &mut self.indexes, id, &entries, k)
-                    };
+                    let found = find_in(&self.graph, &mut self.indexes, id, &entries, |e| e.0, k);
                     match found.and_then(|pos| entries.get_mut(pos)) {
                         Some(slot) => slot.1 = v,
                         None => {
                             entries.push((k, v));
-                            if entries.len() > INDEX_THRESHOLD {
-                                if let Some(ix) = self.indexes.get_mut(&id) {
-                                    ix.insert(key_hash(&self.graph, k), entries.len() as u32 - 1);
-                                }
-                            }
+                            note_key(&self.graph, &mut self.indexes, id, k, entries.len() - 1);
                         }
                     }
                 }
@@ -642,6 +633,12 @@ impl<'a, 'o> Machine<'a, 'o> {
         self.charge(n as u64 * ITEM_COST * 2)
     }
 
+    fn put_members(&mut self, id: NodeId, members: Vec<Value>) {
+        if let Some(Node::Set(m)) = self.graph.node_mut(id) {
+            *m = members;
+        }
+    }
+
     fn put_entries(&mut self, id: NodeId, entries: Vec<(Value, Value)>) {
         if let Some(Node::Dict(d) | Node::OrderedDict(d)) = self.graph.node_mut(id) {
             *d = entries;
@@ -666,24 +663,22 @@ impl<'a, 'o> Machine<'a, 'o> {
                 for k in items {
                     self.check_hashable(*k)?;
                 }
+                // As for dicts: work on the members outside the graph.
+                let mut members = match self.graph.node_mut(id) {
+                    Some(Node::Set(m)) => std::mem::take(m),
+                    _ => Vec::new(),
+                };
+                if members.len() + n > limit {
+                    self.put_members(id, members);
+                    return Err(self.limit(Limit::ContainerLen, limit));
+                }
                 for &k in items {
-                    if find_key(&self.graph, &mut self.indexes, id, k, false).is_some() {
-                        continue;
-                    }
-                    let len = match self.graph.node_mut(id) {
-                        Some(Node::Set(s)) => {
-                            s.push(k);
-                            s.len()
-                        }
-                        _ => 0,
-                    };
-                    if len > limit {
-                        return Err(self.limit(Limit::ContainerLen, limit));
-                    }
-                    if len > INDEX_THRESHOLD {
-                        note_key(&self.graph, &mut self.indexes, id, k, len - 1);
+                    if find_in(&self.graph, &mut self.indexes, id, &members, |m| *m, k).is_none() {
+                        members.push(k);
+                        note_key(&self.graph, &mut self.indexes, id, k, members.len() - 1);
                     }
                 }
+                self.put_members(id, members);
             }
             Some(Node::Object(_)) => {
                 if let Some(Node::Object(o)) = self.graph.node_mut(id) {
@@ -1321,40 +1316,24 @@ impl<'a, 'o> Machine<'a, 'o> {
     }
 }
 
-/// The keys of dict or set `id` (with `pairs`, the keys of a dict's pairs).
-fn keys_of<'g>(g: &'g Graph<'_>, id: NodeId) -> (&'g [(Value, Value)], &'g [Value]) {
-    match g.get(id) {
-        Some(Node::Dict(d) | Node::OrderedDict(d)) => (d, &[]),
-        Some(Node::Set(s)) => (&[], s),
-        _ => (&[], &[]),
-    }
-}
-
-/// Position of `key` in dict or set `id`, by Python equality; builds a hash index once the
-/// container is large.
-fn find_key(
+/// Position of `key` among the keys of container `id` (its `items`, held outside the graph
+/// while it is being filled), by Python equality: a linear scan while the container is
+/// small, then a hash index built once and kept up to date by [`note_key`].
+fn find_in<T>(
     g: &Graph<'_>,
     indexes: &mut HashMap<NodeId, KeyIndex>,
     id: NodeId,
+    items: &[T],
+    key_of: impl Fn(&T) -> Value,
     key: Value,
-    dict: bool,
 ) -> Option<usize> {
-    let (pairs, members) = keys_of(g, id);
-    let len = if dict { pairs.len() } else { members.len() };
-    let key_at = |i: usize| -> Value {
-        if dict {
-            pairs[i].0
-        } else {
-            members[i]
-        }
-    };
-    if len < INDEX_THRESHOLD {
-        return (0..len).find(|&i| key_eq(g, key_at(i), key));
+    if items.len() < INDEX_THRESHOLD {
+        return items.iter().position(|e| key_eq(g, key_of(e), key));
     }
     let index = indexes.entry(id).or_insert_with(|| {
         let mut ix = KeyIndex::default();
-        for i in 0..len {
-            ix.insert(key_hash(g, key_at(i)), i as u32);
+        for (i, e) in items.iter().enumerate() {
+            ix.insert(key_hash(g, key_of(e)), i as u32);
         }
         ix
     });
@@ -1362,36 +1341,15 @@ fn find_key(
         .candidates(key_hash(g, key))
         .iter()
         .map(|&i| i as usize)
-        .find(|&i| i < len && key_eq(g, key_at(i), key))
+        .find(|&i| items.get(i).is_some_and(|e| key_eq(g, key_of(e), key)))
 }
 
-/// Position of `key` among a large dict's `entries` (held outside the graph while it is
-/// being filled), through the dict's hash index.
-fn find_indexed(
-    g: &Graph<'_>,
-    indexes: &mut HashMap<NodeId, KeyIndex>,
-    id: NodeId,
-    entries: &[(Value, Value)],
-    key: Value,
-) -> Option<usize> {
-    let index = indexes.entry(id).or_insert_with(|| {
-        let mut ix = KeyIndex::default();
-        for (i, (k, _)) in entries.iter().enumerate() {
-            ix.insert(key_hash(g, *k), i as u32);
-        }
-        ix
-    });
-    index
-        .candidates(key_hash(g, key))
-        .iter()
-        .map(|&i| i as usize)
-        .find(|&i| entries.get(i).is_some_and(|e| key_eq(g, e.0, key)))
-}
-
-/// Records a newly added key in the container's hash index, if it has one.
+/// Records the key just added at `pos` in the container's hash index, once it has one.
 fn note_key(g: &Graph<'_>, indexes: &mut HashMap<NodeId, KeyIndex>, id: NodeId, key: Value, pos: usize) {
-    if let Some(ix) = indexes.get_mut(&id) {
-        ix.insert(key_hash(g, key), pos as u32);
+    if pos >= INDEX_THRESHOLD {
+        if let Some(ix) = indexes.get_mut(&id) {
+            ix.insert(key_hash(g, key), pos as u32);
+        }
     }
 }
 

@@ -265,3 +265,29 @@ fn persistent_ids_are_kept_or_resolved() {
     assert_eq!(e.to_string(), "persistent load failed: no such storage, at byte 12 (BINPERSID)");
     assert!(matches!(g.root().value(), Value::Ref(_)));
 }
+
+#[test]
+fn duplicate_keys_in_large_dicts_and_sets_use_the_hash_index() {
+    // {0: 0, 1: 1, ..., 39: 39} then SETITEM 7.0 -> 'x' and 39 -> 'y': still 40 entries.
+    let mut data = b"\x80\x02}(".to_vec();
+    for i in 0..40u8 {
+        data.extend_from_slice(&[b'K', i, b'K', i]);
+    }
+    data.extend_from_slice(b"uG@\x1c\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00xsK'X\x01\x00\x00\x00ys.");
+    let g = brine::from_slice(&data).expect("dict");
+    let root = g.root();
+    assert_eq!(root.len(), Some(40));
+    let text = root.to_string();
+    assert!(text.contains("7: 'x'") && text.ends_with("39: 'y'}"), "{text}");
+    // A set: EMPTY_SET, ADDITEMS 0..40, then ADDITEMS 5, 5.0, True, 41.
+    let mut data = b"\x80\x04\x8f(".to_vec();
+    for i in 0..40u8 {
+        data.extend_from_slice(&[b'K', i]);
+    }
+    data.extend_from_slice(b"\x90(K\x05G@\x14\x00\x00\x00\x00\x00\x00\x88K)\x90.");
+    let g = brine::from_slice(&data).expect("set");
+    assert_eq!(g.root().len(), Some(41));
+    // FROZENSET dedups too.
+    let g = brine::from_slice(b"\x80\x04(K\x01K\x01G?\xf0\x00\x00\x00\x00\x00\x00\x91.").expect("fs");
+    assert_eq!(g.root().to_string(), "frozenset({1})");
+}
