@@ -39,6 +39,34 @@ fn manifest() -> serde_json::Value {
     serde_json::from_str(&text).expect("json")
 }
 
+/// pickletools annotates with the first line of its own opcode docs; brine with the one-line
+/// docs of its opcode table (the issue allows our own words). Strip whichever annotation a
+/// line ends with, so the rest (columns, alignment) is compared exactly.
+fn strip_annotations(text: &str) -> String {
+    let ours: Vec<String> = brine::OPCODES.iter().map(|o| o.doc.to_string()).collect();
+    let theirs: Vec<String> = {
+        let raw = std::fs::read_to_string(corpus().join("pickletools_opcodes.json")).expect("ops");
+        let v: serde_json::Value = serde_json::from_str(&raw).expect("json");
+        v.as_array()
+            .expect("list")
+            .iter()
+            .map(|o| o["doc"].as_str().unwrap_or("").lines().next().unwrap_or("").to_string())
+            .collect()
+    };
+    text.lines()
+        .map(|line| {
+            for doc in ours.iter().chain(&theirs) {
+                if let Some(rest) = line.strip_suffix(doc.as_str()) {
+                    if let Some(rest) = rest.strip_suffix(' ') {
+                        return format!("{rest} <doc>\n");
+                    }
+                }
+            }
+            format!("{line}\n")
+        })
+        .collect()
+}
+
 #[test]
 fn dis_matches_pickletools_for_every_corpus_file_and_option() {
     let m = manifest();
@@ -60,8 +88,14 @@ fn dis_matches_pickletools_for_every_corpus_file_and_option() {
             args.extend_from_slice(extra);
             args.push(file);
             let out = run(&args);
-            let got = stdout(&out);
+            let mut got = stdout(&out);
             assert!(out.status.success(), "{file} {extra:?}: {}", stderr(&out));
+            let want = if key == "dis_annotate" {
+                got = strip_annotations(&got);
+                strip_annotations(&want)
+            } else {
+                want
+            };
             assert!(got == want, "{file} {extra:?}: {}", first_diff(&want, &got));
             checked += 1;
         }
@@ -108,6 +142,13 @@ fn show_prints_cpythons_repr() {
             continue;
         };
         if entry["unordered"].as_bool() == Some(true) || repr.len() > 10_000 {
+            continue;
+        }
+        // Values CPython computes by calling a function; brine shows the inert call.
+        let name = entry["name"].as_str().unwrap_or("");
+        if ["quirk_inst_function", "pt_bad_newobj_01", "pt_bad_newobj_ex_01", "pt_bad_reduce_01"]
+            .contains(&name)
+        {
             continue;
         }
         let file = corpus().join(entry["file"].as_str().expect("file"));
@@ -210,15 +251,19 @@ fn json_and_info_are_machine_readable() {
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
-    let big = corpus().join("valid");
-    let file = std::fs::read_dir(&big)
-        .expect("corpus")
-        .filter_map(|e| e.ok())
-        .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
-        .expect("a file")
-        .path();
+    // A pickle whose listing is far larger than a pipe buffer: 200,000 ints.
+    let dir = std::env::temp_dir().join(format!("brine-cli-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let path = dir.join("big.pkl");
+    let mut data = b"\x80\x02](".to_vec();
+    for i in 0..200_000u32 {
+        data.push(b'J');
+        data.extend_from_slice(&(i as i32).to_le_bytes());
+    }
+    data.extend_from_slice(b"e.");
+    std::fs::write(&path, &data).expect("write");
     let mut child = bin()
-        .args(["dis", file.to_str().expect("path")])
+        .args(["dis", path.to_str().expect("path")])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -233,6 +278,7 @@ fn a_closed_pipe_is_not_an_error() {
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
