@@ -61,4 +61,9 @@ pub(crate) fn map_py2_name(
     }
     lookup(IMPORT_MAPPING, module).map(|m| (m, None))
 }''')
-open('crates/brine/src/compat.rs', 'w').write('\n'.join(out) + '\n')
+path = 'crates/brine/src/compat.rs'
+open(path, 'w').write('\n'.join(out) + '\n')
+# Keep the generated file in the house format (cargo fmt --check runs in CI).
+import shutil, subprocess
+if shutil.which('rustfmt'):
+    subprocess.run(['rustfmt', '--edition', '2021', path], check=True)

@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
         max_alloc_bytes: 1 << 26,
         ..brine::Limits::default()
     };
-    let opts = || brine::Options { limits: limits.clone(), ..brine::Options::default() };
+    let opts = || brine::Options {
+        limits: limits.clone(),
+        ..brine::Options::default()
+    };
     let a = brine::Decoder::new(opts()).decode_slice(data);
     let b = brine::Decoder::new(opts()).decode_reader(data);
     assert_eq!(a.is_ok(), b.is_ok());

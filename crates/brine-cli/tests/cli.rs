@@ -31,7 +31,11 @@ fn first_diff(want: &str, got: &str) -> String {
             return format!("line {}:\n want: {w}\n  got: {g}", i + 1);
         }
     }
-    format!("lengths differ: want {} lines, got {}", want.lines().count(), got.lines().count())
+    format!(
+        "lengths differ: want {} lines, got {}",
+        want.lines().count(),
+        got.lines().count()
+    )
 }
 
 fn manifest() -> serde_json::Value {
@@ -50,7 +54,15 @@ fn strip_annotations(text: &str) -> String {
         v.as_array()
             .expect("list")
             .iter()
-            .map(|o| o["doc"].as_str().unwrap_or("").lines().next().unwrap_or("").to_string())
+            .map(|o| {
+                o["doc"]
+                    .as_str()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .collect()
     };
     text.lines()
@@ -146,8 +158,13 @@ fn show_prints_cpythons_repr() {
         }
         // Values CPython computes by calling a function; brine shows the inert call.
         let name = entry["name"].as_str().unwrap_or("");
-        if ["quirk_inst_function", "pt_bad_newobj_01", "pt_bad_newobj_ex_01", "pt_bad_reduce_01"]
-            .contains(&name)
+        if [
+            "quirk_inst_function",
+            "pt_bad_newobj_01",
+            "pt_bad_newobj_ex_01",
+            "pt_bad_reduce_01",
+        ]
+        .contains(&name)
         {
             continue;
         }
@@ -228,7 +245,10 @@ fn dis_prints_what_it_could_then_the_error() {
     let text = stdout(&out);
     assert!(text.contains("PROTO") && text.contains("BININT1"), "{text}");
     let err = stderr(&out);
-    assert!(err.contains("truncated") && err.contains("at byte 8"), "{err}");
+    assert!(
+        err.contains("truncated") && err.contains("at byte 8"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -267,7 +267,13 @@ impl<'a> Iterator for SliceStream<'a> {
         }
         let mut r = SliceRead::at(self.data, self.pos);
         let start = self.pos;
-        match Machine::new(&mut self.decoder.opts, start as u64, self.data.len() - start).run(&mut r) {
+        match Machine::new(
+            &mut self.decoder.opts,
+            start as u64,
+            self.data.len() - start,
+        )
+        .run(&mut r)
+        {
             Ok(g) => {
                 self.pos = r.offset() as usize;
                 Some(Ok((g, start)))

@@ -131,7 +131,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::EmptyInput => f.write_str("no pickle data (empty input)"),
             ErrorKind::InvalidOpcode(b) => write!(f, "invalid opcode byte 0x{b:02x}"),
             ErrorKind::UnsupportedProtocol(p) => write!(f, "unsupported pickle protocol {p}"),
-            ErrorKind::StackUnderflow => f.write_str("stack underflow: not enough items on the stack"),
+            ErrorKind::StackUnderflow => {
+                f.write_str("stack underflow: not enough items on the stack")
+            }
             ErrorKind::MarkNotFound => f.write_str("could not find a mark on the stack"),
             ErrorKind::MemoKeyMissing(k) => write!(f, "memo key {k} was never stored"),
             ErrorKind::BadMemoKey(s) => write!(f, "bad memo key {s}"),

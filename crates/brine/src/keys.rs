@@ -58,8 +58,7 @@ fn key_eq_depth(g: &Graph<'_>, a: Value, b: Value, depth: usize) -> bool {
                 }
                 (Node::FrozenSet(s), Node::FrozenSet(t)) if depth < MAX_DEPTH => {
                     s.len() == t.len()
-                        && s
-                            .iter()
+                        && s.iter()
                             .all(|p| t.iter().any(|q| key_eq_depth(g, *p, *q, depth + 1)))
                 }
                 (Node::Global(s), Node::Global(t)) => s.module == t.module && s.name == t.name,

@@ -65,7 +65,10 @@ mod unicode_tables;
 mod value;
 mod vm;
 
-pub use de::{from_reader, from_slice, Decoder, Options, PersistentLoad, Py2Encoding, SliceStream, StreamDecoder};
+pub use de::{
+    from_reader, from_slice, Decoder, Options, PersistentLoad, Py2Encoding, SliceStream,
+    StreamDecoder,
+};
 pub use error::{Category, Error, ErrorKind, Result};
 pub use limits::{Limit, Limits};
 pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackItem, OPCODES};

@@ -379,7 +379,9 @@ mod tests {
             assert_eq!(info.opcode.byte(), info.code);
             assert_eq!(info.opcode.info().name, info.name);
         }
-        let valid = (0..=255u8).filter(|b| Opcode::from_byte(*b).is_some()).count();
+        let valid = (0..=255u8)
+            .filter(|b| Opcode::from_byte(*b).is_some())
+            .count();
         assert_eq!(valid, 68);
     }
 }

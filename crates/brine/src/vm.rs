@@ -8,9 +8,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::compat;
-use crate::keys::{key_eq, key_hash, KeyIndex, INDEX_THRESHOLD};
 use crate::de::{Options, Py2Encoding};
 use crate::error::{Error, ErrorKind, Result};
+use crate::keys::{key_eq, key_hash, KeyIndex, INDEX_THRESHOLD};
 use crate::limits::Limit;
 use crate::opcode::Opcode;
 use crate::pytext::{self, ParsedInt};
@@ -99,7 +99,7 @@ impl<'a, 'o> Machine<'a, 'o> {
     /// known, used to size the node arena up front.
     pub(crate) fn new(opts: &'o mut Options<'a>, start: u64, size_hint: usize) -> Self {
         Machine {
-            graph: Graph::with_capacity((size_hint / 12).min(1 << 24)),
+            graph: Graph::with_capacity((size_hint / 12).min(1 << 22)),
             stack: Vec::with_capacity(64),
             marks: Vec::new(),
             memo: Memo::default(),
@@ -249,7 +249,9 @@ impl<'a, 'o> Machine<'a, 'o> {
         if self.stack.len() <= self.fence() {
             return Err(self.err(ErrorKind::StackUnderflow));
         }
-        self.stack.pop().ok_or_else(|| self.err(ErrorKind::StackUnderflow))
+        self.stack
+            .pop()
+            .ok_or_else(|| self.err(ErrorKind::StackUnderflow))
     }
 
     #[inline]
@@ -257,7 +259,10 @@ impl<'a, 'o> Machine<'a, 'o> {
         if self.stack.len() <= self.fence() {
             return Err(self.err(ErrorKind::StackUnderflow));
         }
-        self.stack.last().copied().ok_or_else(|| self.err(ErrorKind::StackUnderflow))
+        self.stack
+            .last()
+            .copied()
+            .ok_or_else(|| self.err(ErrorKind::StackUnderflow))
     }
 
     /// Pops the topmost mark and returns the items above it (the stack keeps them until
@@ -436,20 +441,29 @@ impl<'a, 'o> Machine<'a, 'o> {
             && !digits.contains("__")
             && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
         if !well_formed {
-            return Err(self.err(ErrorKind::BadMemoKey(format!("{t:?} is not a decimal integer"))));
+            return Err(self.err(ErrorKind::BadMemoKey(format!(
+                "{t:?} is not a decimal integer"
+            ))));
         }
         let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
         if negative && cleaned.bytes().any(|b| b != b'0') {
             return Err(self.err(ErrorKind::BadMemoKey(format!("negative memo key {t}"))));
         }
-        cleaned
-            .parse::<u64>()
-            .map_err(|_| self.err(ErrorKind::BadMemoKey(format!("memo key {cleaned} is too large"))))
+        cleaned.parse::<u64>().map_err(|_| {
+            self.err(ErrorKind::BadMemoKey(format!(
+                "memo key {cleaned} is too large"
+            )))
+        })
     }
 
     // ----- globals ---------------------------------------------------------------------
 
-    fn global(&mut self, module: PyStr<'a>, name: PyStr<'a>, from_stack: Option<(NodeId, NodeId)>) -> Result<Value> {
+    fn global(
+        &mut self,
+        module: PyStr<'a>,
+        name: PyStr<'a>,
+        from_stack: Option<(NodeId, NodeId)>,
+    ) -> Result<Value> {
         let mut g = Global {
             module,
             name,
@@ -475,7 +489,9 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     fn global_line_str(&self, b: Cow<'a, [u8]>, ascii_only: bool) -> Result<PyStr<'a>> {
         if ascii_only && !b.is_ascii() {
-            return Err(self.err(ErrorKind::BadString("module and class names must be ASCII".into())));
+            return Err(self.err(ErrorKind::BadString(
+                "module and class names must be ASCII".into(),
+            )));
         }
         match pytext::check_utf8_surrogatepass(&b) {
             Ok(true) => Ok(PyStr::from_checked(b, true)),
@@ -487,7 +503,9 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     fn ext(&mut self, code: i64) -> Result<Value> {
         if code <= 0 {
-            return Err(self.err(ErrorKind::BadExtension(format!("EXT specifies code <= 0 ({code})"))));
+            return Err(self.err(ErrorKind::BadExtension(format!(
+                "EXT specifies code <= 0 ({code})"
+            ))));
         }
         let code = code as i32;
         match self.opts.extensions.get(&code).cloned() {
@@ -506,7 +524,11 @@ impl<'a, 'o> Machine<'a, 'o> {
         if let Some(n) = self.node_of(v) {
             if matches!(
                 n,
-                Node::List(_) | Node::Dict(_) | Node::Set(_) | Node::ByteArray(_) | Node::OrderedDict(_)
+                Node::List(_)
+                    | Node::Dict(_)
+                    | Node::Set(_)
+                    | Node::ByteArray(_)
+                    | Node::OrderedDict(_)
             ) {
                 return Err(self.err(ErrorKind::Unhashable(format!("'{}'", n.type_name()))));
             }
@@ -596,7 +618,8 @@ impl<'a, 'o> Machine<'a, 'o> {
                     if o.dict_items.len() + n > limit {
                         return Err(self.limit(Limit::ContainerLen, limit));
                     }
-                    o.dict_items.extend(items.chunks_exact(2).map(|c| (c[0], c[1])));
+                    o.dict_items
+                        .extend(items.chunks_exact(2).map(|c| (c[0], c[1])));
                 }
             }
             Some(Node::List(_)) => {
@@ -719,12 +742,20 @@ impl<'a, 'o> Machine<'a, 'o> {
     /// would make CPython raise TypeError.
     fn check_callable(&self, v: Value, what: &'static str) -> Result<()> {
         match self.node_of(v) {
-            Some(Node::Global(_) | Node::Object(_) | Node::Ext(_) | Node::PersistentRef(_)) => Ok(()),
+            Some(Node::Global(_) | Node::Object(_) | Node::Ext(_) | Node::PersistentRef(_)) => {
+                Ok(())
+            }
             _ => Err(self.mismatch(what, v)),
         }
     }
 
-    fn call(&mut self, kind: CallKind, callable: Value, args: Value, kwargs: Option<Value>) -> Result<Value> {
+    fn call(
+        &mut self,
+        kind: CallKind,
+        callable: Value,
+        args: Value,
+        kwargs: Option<Value>,
+    ) -> Result<Value> {
         let obj = Object {
             kind,
             callable,
@@ -765,7 +796,9 @@ impl<'a, 'o> Machine<'a, 'o> {
         let g = &self.graph;
         let items_of = |v: Value| -> Option<Vec<Value>> {
             match g.deref(v)? {
-                Node::List(l) | Node::Tuple(l) | Node::Set(l) | Node::FrozenSet(l) => Some(l.clone()),
+                Node::List(l) | Node::Tuple(l) | Node::Set(l) | Node::FrozenSet(l) => {
+                    Some(l.clone())
+                }
                 _ => None,
             }
         };
@@ -817,7 +850,9 @@ impl<'a, 'o> Machine<'a, 'o> {
                 (Some(re), Some(im)) => Some(Node::Complex(re, im)),
                 _ => None,
             },
-            ("builtins", "slice", &[stop]) => Some(Node::Slice(Box::new([Value::None, stop, Value::None]))),
+            ("builtins", "slice", &[stop]) => {
+                Some(Node::Slice(Box::new([Value::None, stop, Value::None])))
+            }
             ("builtins", "slice", &[a, b]) => Some(Node::Slice(Box::new([a, b, Value::None]))),
             ("builtins", "slice", &[a, b, c]) => Some(Node::Slice(Box::new([a, b, c]))),
             ("builtins", "range", &[stop]) if int_like(stop) => {
@@ -835,16 +870,20 @@ impl<'a, 'o> Machine<'a, 'o> {
             }
             ("collections", "OrderedDict", &[]) => Some(Node::OrderedDict(Vec::new())),
             ("builtins", "getattr", &[obj, attr]) => match (g.deref(obj), g.deref(attr)) {
-                (Some(Node::Global(parent)), Some(Node::Str(a))) => match (parent.name.as_str(), a.as_str()) {
-                    (Some(pn), Some(an)) if is_identifier(an) => Some(Node::Global(Box::new(Global {
-                        module: parent.module.clone(),
-                        name: PyStr::from_string(format!("{pn}.{an}")),
-                        original: None,
-                        from_stack: None,
-                        offset: parent.offset,
-                    }))),
-                    _ => None,
-                },
+                (Some(Node::Global(parent)), Some(Node::Str(a))) => {
+                    match (parent.name.as_str(), a.as_str()) {
+                        (Some(pn), Some(an)) if is_identifier(an) => {
+                            Some(Node::Global(Box::new(Global {
+                                module: parent.module.clone(),
+                                name: PyStr::from_string(format!("{pn}.{an}")),
+                                original: None,
+                                from_stack: None,
+                                offset: parent.offset,
+                            })))
+                        }
+                        _ => None,
+                    }
+                }
                 _ => None,
             },
             ("copyreg", "_reconstructor", &[cls, base, state]) => {
@@ -903,12 +942,14 @@ impl<'a, 'o> Machine<'a, 'o> {
             }
             Opcode::Float => {
                 let line = self.line(r)?;
-                let f = pytext::parse_float_arg(&line).map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
+                let f = pytext::parse_float_arg(&line)
+                    .map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
                 self.push(Value::Float(f))?;
             }
             Opcode::Int => {
                 let line = self.line(r)?;
-                let p = pytext::parse_int_arg(&line).map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
+                let p = pytext::parse_int_arg(&line)
+                    .map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
                 let v = self.int_value(p)?;
                 self.push(v)?;
             }
@@ -926,7 +967,8 @@ impl<'a, 'o> Machine<'a, 'o> {
             }
             Opcode::Long => {
                 let line = self.line(r)?;
-                let p = pytext::parse_long_arg(&line).map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
+                let p = pytext::parse_long_arg(&line)
+                    .map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
                 let v = self.int_value(p)?;
                 self.push(v)?;
             }
@@ -939,7 +981,9 @@ impl<'a, 'o> Machine<'a, 'o> {
             Opcode::Long4 => {
                 let n = i32::from_le_bytes(self.arr::<R, 4>(r)?);
                 if n < 0 {
-                    return Err(self.err(ErrorKind::BadLength("LONG pickle has negative byte count".into())));
+                    return Err(self.err(ErrorKind::BadLength(
+                        "LONG pickle has negative byte count".into(),
+                    )));
                 }
                 let b = self.bytes(r, n as u64)?;
                 let v = self.int_value(pytext::decode_long_le(&b))?;
@@ -947,14 +991,17 @@ impl<'a, 'o> Machine<'a, 'o> {
             }
             Opcode::String => {
                 let line = self.line(r)?;
-                let b = pytext::parse_string_arg(&line).map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
+                let b = pytext::parse_string_arg(&line)
+                    .map_err(|m| self.err(ErrorKind::BadArgument(m)))?;
                 let v = self.py2_string(Cow::Owned(b))?;
                 self.push(v)?;
             }
             Opcode::Binstring => {
                 let n = i32::from_le_bytes(self.arr::<R, 4>(r)?);
                 if n < 0 {
-                    return Err(self.err(ErrorKind::BadLength("BINSTRING pickle has negative byte count".into())));
+                    return Err(self.err(ErrorKind::BadLength(
+                        "BINSTRING pickle has negative byte count".into(),
+                    )));
                 }
                 let b = self.bytes(r, n as u64)?;
                 let v = self.py2_string(b)?;
@@ -974,7 +1021,11 @@ impl<'a, 'o> Machine<'a, 'o> {
                 };
                 let b = self.bytes(r, n)?;
                 let cost = owned_len(&b);
-                let node = if op == Opcode::Bytearray8 { Node::ByteArray(b) } else { Node::Bytes(b) };
+                let node = if op == Opcode::Bytearray8 {
+                    Node::ByteArray(b)
+                } else {
+                    Node::Bytes(b)
+                };
                 let v = self.new_node(node, cost)?;
                 self.push(v)?;
             }
@@ -993,7 +1044,14 @@ impl<'a, 'o> Machine<'a, 'o> {
                     },
                     None => None,
                 };
-                let v = self.new_node(Node::Buffer(Box::new(Buffer { index, data, readonly: false })), 0)?;
+                let v = self.new_node(
+                    Node::Buffer(Box::new(Buffer {
+                        index,
+                        data,
+                        readonly: false,
+                    })),
+                    0,
+                )?;
                 self.push(v)?;
             }
             Opcode::ReadonlyBuffer => {
@@ -1011,10 +1069,11 @@ impl<'a, 'o> Machine<'a, 'o> {
             Opcode::Newfalse => self.push(Value::Bool(false))?,
             Opcode::Unicode => {
                 let line = self.line(r)?;
-                let (b, plain) =
-                    pytext::decode_raw_unicode_escape(&line).map_err(|m| self.err(ErrorKind::BadString(m)))?;
+                let (b, plain) = pytext::decode_raw_unicode_escape(&line)
+                    .map_err(|m| self.err(ErrorKind::BadString(m)))?;
                 let cost = b.len() as u64;
-                let v = self.new_node(Node::Str(PyStr::from_checked(Cow::Owned(b), plain)), cost)?;
+                let v =
+                    self.new_node(Node::Str(PyStr::from_checked(Cow::Owned(b), plain)), cost)?;
                 self.push(v)?;
             }
             Opcode::ShortBinunicode => {
@@ -1187,7 +1246,9 @@ impl<'a, 'o> Machine<'a, 'o> {
             Opcode::StackGlobal => {
                 let name_v = self.pop()?;
                 let module_v = self.pop()?;
-                let (Some(Node::Str(m)), Some(Node::Str(n))) = (self.node_of(module_v), self.node_of(name_v)) else {
+                let (Some(Node::Str(m)), Some(Node::Str(n))) =
+                    (self.node_of(module_v), self.node_of(name_v))
+                else {
                     return Err(self.err(ErrorKind::TypeMismatch {
                         expected: "two str for STACK_GLOBAL",
                         found: format!("{} and {}", self.describe(module_v), self.describe(name_v)),
@@ -1345,7 +1406,13 @@ fn find_in<T>(
 }
 
 /// Records the key just added at `pos` in the container's hash index, once it has one.
-fn note_key(g: &Graph<'_>, indexes: &mut HashMap<NodeId, KeyIndex>, id: NodeId, key: Value, pos: usize) {
+fn note_key(
+    g: &Graph<'_>,
+    indexes: &mut HashMap<NodeId, KeyIndex>,
+    id: NodeId,
+    key: Value,
+    pos: usize,
+) {
     if pos >= INDEX_THRESHOLD {
         if let Some(ix) = indexes.get_mut(&id) {
             ix.insert(key_hash(g, key), pos as u32);
@@ -1370,7 +1437,11 @@ fn unique_keys(g: &Graph<'_>, items: Vec<Value>) -> Vec<Value> {
     let mut index = KeyIndex::default();
     for k in items {
         let h = key_hash(g, k);
-        if index.candidates(h).iter().any(|&i| key_eq(g, out[i as usize], k)) {
+        if index
+            .candidates(h)
+            .iter()
+            .any(|&i| key_eq(g, out[i as usize], k))
+        {
             continue;
         }
         index.insert(h, out.len() as u32);

@@ -149,7 +149,10 @@ fn every_valid_pickle_decodes_to_cpythons_repr() {
         let expected: Vec<String> = match &entry["repr"] {
             Json::Null => continue,
             Json::String(s) => vec![s.clone()],
-            Json::Array(a) => a.iter().map(|s| s.as_str().unwrap_or("").to_string()).collect(),
+            Json::Array(a) => a
+                .iter()
+                .map(|s| s.as_str().unwrap_or("").to_string())
+                .collect(),
             other => panic!("{name}: bad repr {other}"),
         };
         compared += 1;
@@ -170,7 +173,11 @@ fn every_valid_pickle_decodes_to_cpythons_repr() {
             }
         }
         if reprs.len() != expected.len() {
-            failures.push(format!("{name}: {} pickles, want {}", reprs.len(), expected.len()));
+            failures.push(format!(
+                "{name}: {} pickles, want {}",
+                reprs.len(),
+                expected.len()
+            ));
         }
     }
     assert!(compared > 400, "only {compared} reprs compared");
@@ -256,7 +263,10 @@ fn corpus_covers_every_opcode_of_the_table() {
         .map(|i| i.name)
         .filter(|n| !seen.contains(*n))
         .collect();
-    assert!(missing.is_empty(), "opcodes never in the corpus: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "opcodes never in the corpus: {missing:?}"
+    );
 }
 
 #[test]
@@ -269,13 +279,25 @@ fn opcode_table_agrees_with_pickletools() {
     for (theirs, ours) in ops.iter().zip(brine::OPCODES) {
         let name = theirs["name"].as_str().expect("name");
         assert_eq!(name, ours.name, "order differs");
-        assert_eq!(theirs["code"].as_u64(), Some(ours.code as u64), "{name} byte");
-        assert_eq!(theirs["proto"].as_u64(), Some(ours.proto as u64), "{name} proto");
+        assert_eq!(
+            theirs["code"].as_u64(),
+            Some(ours.code as u64),
+            "{name} byte"
+        );
+        assert_eq!(
+            theirs["proto"].as_u64(),
+            Some(ours.proto as u64),
+            "{name} proto"
+        );
         match (&theirs["arg"], ours.arg) {
             (Json::Null, None) => {}
             (arg, Some(kind)) => {
                 assert_eq!(arg["name"].as_str(), Some(kind.name()), "{name} arg");
-                assert_eq!(arg["n"].as_i64(), Some(kind.pickletools_n() as i64), "{name} n");
+                assert_eq!(
+                    arg["n"].as_i64(),
+                    Some(kind.pickletools_n() as i64),
+                    "{name} n"
+                );
             }
             (arg, None) => panic!("{name}: pickletools has arg {arg}, we have none"),
         }
@@ -286,10 +308,26 @@ fn opcode_table_agrees_with_pickletools() {
                 .map(|s| s.as_str().unwrap_or("").to_string())
                 .collect()
         };
-        let ours_before: Vec<String> = ours.stack_before.iter().map(|s| s.name().to_string()).collect();
-        let ours_after: Vec<String> = ours.stack_after.iter().map(|s| s.name().to_string()).collect();
-        assert_eq!(names(&theirs["stack_before"]), ours_before, "{name} stack_before");
-        assert_eq!(names(&theirs["stack_after"]), ours_after, "{name} stack_after");
+        let ours_before: Vec<String> = ours
+            .stack_before
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
+        let ours_after: Vec<String> = ours
+            .stack_after
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
+        assert_eq!(
+            names(&theirs["stack_before"]),
+            ours_before,
+            "{name} stack_before"
+        );
+        assert_eq!(
+            names(&theirs["stack_after"]),
+            ours_after,
+            "{name} stack_after"
+        );
     }
 }
 

@@ -48,7 +48,10 @@ fn length_claiming_2_pow_63_bytes_is_truncation_not_allocation() {
     // BINUNICODE / BINBYTES with a 4 GiB claim.
     for op in [b'X', b'B'] {
         let data = [op, 0xff, 0xff, 0xff, 0xff, b'a', b'.'];
-        assert!(matches!(decode_err_reader(&data).kind(), ErrorKind::Truncated));
+        assert!(matches!(
+            decode_err_reader(&data).kind(),
+            ErrorKind::Truncated
+        ));
     }
 }
 
@@ -56,13 +59,19 @@ fn length_claiming_2_pow_63_bytes_is_truncation_not_allocation() {
 fn negative_lengths_are_rejected() {
     let e = decode_err(b"\x8b\xff\xff\xff\xff.");
     assert!(matches!(e.kind(), ErrorKind::BadLength(_)), "{e}");
-    assert_eq!(e.to_string(), "bad length: LONG pickle has negative byte count, at byte 0 (LONG4)");
+    assert_eq!(
+        e.to_string(),
+        "bad length: LONG pickle has negative byte count, at byte 0 (LONG4)"
+    );
 }
 
 #[test]
 fn error_messages_name_problem_offset_and_opcode() {
     let e = decode_err(b"\x80\x02]q\x00h\x07.");
-    assert_eq!(e.to_string(), "memo key 7 was never stored, at byte 5 (BINGET)");
+    assert_eq!(
+        e.to_string(),
+        "memo key 7 was never stored, at byte 5 (BINGET)"
+    );
     let e = decode_err(b"\x80\x02\xff");
     assert_eq!(e.to_string(), "invalid opcode byte 0xff, at byte 2");
     let e = decode_err(b"");
@@ -97,28 +106,116 @@ fn deep_nesting_decodes_displays_and_drops_without_recursion() {
 #[test]
 fn each_limit_is_named_when_hit() {
     let marks = vec![b'('; 100];
-    let e = with_limits(&marks, Limits { max_depth: 50, ..Limits::default() }).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::Depth, max: 50 }), "{e}");
-    assert_eq!(e.to_string(), "limit max_depth (50) exceeded, at byte 50 (MARK)");
+    let e = with_limits(
+        &marks,
+        Limits {
+            max_depth: 50,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::LimitExceeded {
+                limit: Limit::Depth,
+                max: 50
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "limit max_depth (50) exceeded, at byte 50 (MARK)"
+    );
 
-    let puts: Vec<u8> = b"N".iter().copied().chain((0..20u8).flat_map(|i| [b'q', i])).chain(*b".").collect();
-    let e = with_limits(&puts, Limits { max_memo: 10, ..Limits::default() }).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::Memo, .. }), "{e}");
+    let puts: Vec<u8> = b"N"
+        .iter()
+        .copied()
+        .chain((0..20u8).flat_map(|i| [b'q', i]))
+        .chain(*b".")
+        .collect();
+    let e = with_limits(
+        &puts,
+        Limits {
+            max_memo: 10,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::LimitExceeded {
+                limit: Limit::Memo,
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let mut list = b"](".to_vec();
     for _ in 0..100 {
         list.extend_from_slice(b"N");
     }
     list.extend_from_slice(b"e.");
-    let e = with_limits(&list, Limits { max_container_len: 50, ..Limits::default() }).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::ContainerLen, .. }), "{e}");
+    let e = with_limits(
+        &list,
+        Limits {
+            max_container_len: 50,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::LimitExceeded {
+                limit: Limit::ContainerLen,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(with_limits(&list, Limits::default()).is_ok());
 
-    let e = with_limits(&list, Limits { max_alloc_bytes: 100, ..Limits::default() }).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::AllocBytes, .. }), "{e}");
+    let e = with_limits(
+        &list,
+        Limits {
+            max_alloc_bytes: 100,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::LimitExceeded {
+                limit: Limit::AllocBytes,
+                ..
+            }
+        ),
+        "{e}"
+    );
 
-    let e = with_limits(&list, Limits { max_input_bytes: 10, ..Limits::default() }).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::InputBytes, .. }), "{e}");
+    let e = with_limits(
+        &list,
+        Limits {
+            max_input_bytes: 10,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::LimitExceeded {
+                limit: Limit::InputBytes,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(e.classify(), Category::Limit);
 }
 
@@ -130,14 +227,29 @@ fn copied_payloads_count_against_the_allocation_limit() {
     data.extend(std::iter::repeat(0u8).take(1 << 20));
     data.push(b'.');
     let mut d = Decoder::new(Options {
-        limits: Limits { max_alloc_bytes: 1 << 19, ..Limits::default() },
+        limits: Limits {
+            max_alloc_bytes: 1 << 19,
+            ..Limits::default()
+        },
         ..Options::default()
     });
     let e = d.decode_reader(&data[..]).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { limit: Limit::AllocBytes, .. }), "{e}");
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::LimitExceeded {
+                limit: Limit::AllocBytes,
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Borrowed from a slice, it does not.
     let mut d = Decoder::new(Options {
-        limits: Limits { max_alloc_bytes: 1 << 19, ..Limits::default() },
+        limits: Limits {
+            max_alloc_bytes: 1 << 19,
+            ..Limits::default()
+        },
         ..Options::default()
     });
     let g = d.decode_slice(&data).expect("borrowed bytes");
@@ -206,10 +318,20 @@ fn several_pickles_in_one_stream_and_trailing_bytes() {
     let g = brine::from_slice(data).expect("first");
     assert_eq!(g.root().to_string(), "1");
     let mut s = brine::StreamDecoder::new(&data[..], Options::default());
-    assert_eq!(s.next().map(|r| r.map(|g| g.root().to_string()).ok()), Some(Some("1".into())));
-    assert_eq!(s.next().map(|r| r.map(|g| g.root().to_string()).ok()), Some(Some("(2,)".into())));
+    assert_eq!(
+        s.next().map(|r| r.map(|g| g.root().to_string()).ok()),
+        Some(Some("1".into()))
+    );
+    assert_eq!(
+        s.next().map(|r| r.map(|g| g.root().to_string()).ok()),
+        Some(Some("(2,)".into()))
+    );
     let e = s.next().expect("third").unwrap_err();
-    assert_eq!(e.offset(), 19, "error offsets count from the start of the stream: {e}");
+    assert_eq!(
+        e.offset(),
+        19,
+        "error offsets count from the start of the stream: {e}"
+    );
     assert!(s.next().is_none());
 }
 
@@ -233,13 +355,23 @@ fn nothing_is_called_objects_stay_inert() {
 fn python2_strings_follow_the_encoding_option() {
     let data = b"S'caf\\xe9'\np0\n.";
     let e = decode_err(data);
-    assert!(e.to_string().contains("'ascii' codec can't decode byte 0xe9"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("'ascii' codec can't decode byte 0xe9"),
+        "{e}"
+    );
     for (enc, want) in [
         (brine::Py2Encoding::Latin1, "'caf\u{e9}'"),
         (brine::Py2Encoding::Bytes, "b'caf\\xe9'"),
     ] {
-        let mut d = Decoder::new(Options { encoding: enc, ..Options::default() });
-        assert_eq!(d.decode_slice(data).expect("decodes").root().to_string(), want);
+        let mut d = Decoder::new(Options {
+            encoding: enc,
+            ..Options::default()
+        });
+        assert_eq!(
+            d.decode_slice(data).expect("decodes").root().to_string(),
+            want
+        );
     }
 }
 
@@ -250,8 +382,14 @@ fn persistent_ids_are_kept_or_resolved() {
     assert_eq!(g.root().to_string(), "[<persistent id 'a'>, 7]");
     let mut d = Decoder::new(Options {
         persistent_load: Some(Box::new(|g, pid| {
-            let name = g.view(pid).as_str().map(str::to_owned).ok_or("pid must be a str")?;
-            Ok(g.push(Node::Str(brine::PyStr::from_string(format!("resolved {name}")))))
+            let name = g
+                .view(pid)
+                .as_str()
+                .map(str::to_owned)
+                .ok_or("pid must be a str")?;
+            Ok(g.push(Node::Str(brine::PyStr::from_string(format!(
+                "resolved {name}"
+            )))))
         })),
         ..Options::default()
     });
@@ -262,7 +400,10 @@ fn persistent_ids_are_kept_or_resolved() {
         ..Options::default()
     });
     let e = d.decode_slice(data).unwrap_err();
-    assert_eq!(e.to_string(), "persistent load failed: no such storage, at byte 12 (BINPERSID)");
+    assert_eq!(
+        e.to_string(),
+        "persistent load failed: no such storage, at byte 12 (BINPERSID)"
+    );
     assert!(matches!(g.root().value(), Value::Ref(_)));
 }
 
@@ -273,12 +414,17 @@ fn duplicate_keys_in_large_dicts_and_sets_use_the_hash_index() {
     for i in 0..40u8 {
         data.extend_from_slice(&[b'K', i, b'K', i]);
     }
-    data.extend_from_slice(b"uG@\x1c\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00xsK'X\x01\x00\x00\x00ys.");
+    data.extend_from_slice(
+        b"uG@\x1c\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00xsK'X\x01\x00\x00\x00ys.",
+    );
     let g = brine::from_slice(&data).expect("dict");
     let root = g.root();
     assert_eq!(root.len(), Some(40));
     let text = root.to_string();
-    assert!(text.contains("7: 'x'") && text.ends_with("39: 'y'}"), "{text}");
+    assert!(
+        text.contains("7: 'x'") && text.ends_with("39: 'y'}"),
+        "{text}"
+    );
     // A set: EMPTY_SET, ADDITEMS 0..40, then ADDITEMS 5, 5.0, True, 41.
     let mut data = b"\x80\x04\x8f(".to_vec();
     for i in 0..40u8 {
@@ -288,6 +434,7 @@ fn duplicate_keys_in_large_dicts_and_sets_use_the_hash_index() {
     let g = brine::from_slice(&data).expect("set");
     assert_eq!(g.root().len(), Some(41));
     // FROZENSET dedups too.
-    let g = brine::from_slice(b"\x80\x04(K\x01K\x01G?\xf0\x00\x00\x00\x00\x00\x00\x91.").expect("fs");
+    let g =
+        brine::from_slice(b"\x80\x04(K\x01K\x01G?\xf0\x00\x00\x00\x00\x00\x00\x91.").expect("fs");
     assert_eq!(g.root().to_string(), "frozenset({1})");
 }

@@ -26,7 +26,9 @@ impl Rng {
     }
 }
 
-const INTERESTING: &[u8] = &[0x00, 0x01, 0x7f, 0x80, 0xff, b'(', b'.', b'0', b'1', b'\n', 0x95, 0x94, b'h', b'q'];
+const INTERESTING: &[u8] = &[
+    0x00, 0x01, 0x7f, 0x80, 0xff, b'(', b'.', b'0', b'1', b'\n', 0x95, 0x94, b'h', b'q',
+];
 
 fn mutate(rng: &mut Rng, data: &[u8]) -> Vec<u8> {
     let mut d = data.to_vec();

@@ -300,7 +300,12 @@ fn open<'g, W: Write>(
         },
         Node::Range(v) => {
             let [a, b, c] = **v;
-            let mut parts = vec![Part::Lit("range("), Part::Val(a), Part::Lit(", "), Part::Val(b)];
+            let mut parts = vec![
+                Part::Lit("range("),
+                Part::Val(a),
+                Part::Lit(", "),
+                Part::Val(b),
+            ];
             if c != Value::Int(1) && c != Value::Bool(true) {
                 parts.push(Part::Lit(", "));
                 parts.push(Part::Val(c));
@@ -314,11 +319,18 @@ fn open<'g, W: Write>(
         }
         Node::PersistentRef(pid) => Frame::Parts {
             id: Some(id),
-            parts: vec![Part::Lit("<persistent id "), Part::Val(*pid), Part::Lit(">")],
+            parts: vec![
+                Part::Lit("<persistent id "),
+                Part::Val(*pid),
+                Part::Lit(">"),
+            ],
             idx: 0,
         },
         Node::Object(o) => {
-            let mut parts = vec![Part::Owned(format!("<{} ", o.kind.name())), Part::Callable(o.callable)];
+            let mut parts = vec![
+                Part::Owned(format!("<{} ", o.kind.name())),
+                Part::Callable(o.callable),
+            ];
             parts.push(Part::Lit("("));
             match g.deref(o.args) {
                 Some(Node::Tuple(items)) => {
@@ -446,7 +458,8 @@ fn well_known(g: &Graph<'_>, o: &super::Object) -> Option<Vec<Part>> {
         }
         ("datetime", "datetime") => {
             let b = state_bytes(*args.first()?)?;
-            let [y0, y1, mo, d, h, mi, sec, u0, u1, u2] = <[u8; 10]>::try_from(b.as_slice()).ok()?;
+            let [y0, y1, mo, d, h, mi, sec, u0, u1, u2] =
+                <[u8; 10]>::try_from(b.as_slice()).ok()?;
             let (fold, mo) = (mo >> 7, mo & 0x7f);
             if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
                 return None;
@@ -503,7 +516,10 @@ fn well_known(g: &Graph<'_>, o: &super::Object) -> Option<Vec<Part>> {
             if fields.is_empty() {
                 fields.push("0".to_string());
             }
-            parts.push(Part::Owned(format!("datetime.timedelta({})", fields.join(", "))));
+            parts.push(Part::Owned(format!(
+                "datetime.timedelta({})",
+                fields.join(", ")
+            )));
         }
         ("datetime", "timezone") => {
             let offset = *args.first()?;
