@@ -1,5 +1,7 @@
 //! The real `brine` binary, run as a user runs it, against the CPython-made corpus.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test and tool code: failing loudly is the point
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

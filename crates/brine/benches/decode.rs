@@ -5,6 +5,8 @@
 //! `BRINE_BENCH_DATA` to read the workloads from elsewhere. For the comparison with CPython's
 //! `pickle.loads` run `benches/compare.sh` instead.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test and tool code: failing loudly is the point
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -26,6 +26,8 @@
 //! `{"mode":"decode","name":"records.pkl","bytes":16715879,"runs":12,"best_s":0.0312,...}`.
 //! Errors go to stderr as well as into an `"error"` field, and make the exit status 1.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test and tool code: failing loudly is the point
+
 use std::hint::black_box;
 use std::io;
 use std::path::Path;

@@ -162,26 +162,39 @@ impl DisMemo {
         self.len() == 0
     }
 
+    #[inline(always)]
     fn get(&self, key: &Key) -> Option<StackItem> {
         match *key {
-            Key::Small(k) => {
-                if let Some(&item) = usize::try_from(k).ok().and_then(|i| self.dense.get(i)) {
-                    return Some(item);
-                }
-                if self.sparse.is_empty() {
-                    None
-                } else {
-                    self.sparse.get(&k).copied()
-                }
-            }
+            Key::Small(k) => match usize::try_from(k).ok().and_then(|i| self.dense.get(i)) {
+                Some(&item) => Some(item),
+                None => self.get_slow(key),
+            },
+            Key::Big(_) => self.get_slow(key),
+        }
+    }
+
+    #[cold]
+    fn get_slow(&self, key: &Key) -> Option<StackItem> {
+        match *key {
+            Key::Small(k) => self.sparse.get(&k).copied(),
             Key::Big(b) => self.big.get(b).copied(),
         }
     }
 
     /// Stores a key known to be absent.
+    #[inline(always)]
     fn insert(&mut self, key: Key, item: StackItem) {
         match key {
-            Key::Small(k) if usize::try_from(k).ok() == Some(self.dense.len()) => self.dense.push(item),
+            Key::Small(k) if usize::try_from(k).ok() == Some(self.dense.len()) => {
+                self.dense.push(item)
+            }
+            _ => self.insert_slow(key, item),
+        }
+    }
+
+    #[cold]
+    fn insert_slow(&mut self, key: Key, item: StackItem) {
+        match key {
             Key::Small(k) => {
                 self.sparse.insert(k, item);
             }
@@ -199,21 +212,47 @@ enum Key<'a> {
 }
 
 /// A decoded opcode argument, kept as close to the input bytes as its `repr` allows.
+///
+/// It borrows from the input or from a [`Scratch`] that holds what had to be decoded or
+/// copied, so it is `Copy` and costs nothing to drop.
+// A word-sized tag: moving an `Arg` then copies whole words, not the bytes after a one-byte tag
+// (which made a measured store-forwarding stall on every opcode).
+#[derive(Clone, Copy)]
+#[repr(u64)]
 enum Arg<'a> {
     None,
     Int(i64),
     U64(u64),
     Bool(bool),
-    Big(BigInt),
+    Big(&'a BigInt),
     Float(f64),
     /// Generalized UTF-8 (lone surrogates allowed).
-    Str(Cow<'a, [u8]>),
+    Str(&'a [u8]),
     /// A str whose code points are these bytes (latin-1).
-    Latin1(Cow<'a, [u8]>),
-    Bytes(Cow<'a, [u8]>),
-    ByteArray(Cow<'a, [u8]>),
+    Latin1(&'a [u8]),
+    Bytes(&'a [u8]),
+    ByteArray(&'a [u8]),
     /// The str `'{0} {1}'` of two ASCII lines.
-    Pair(Cow<'a, [u8]>, Cow<'a, [u8]>),
+    Pair(&'a [u8], &'a [u8]),
+}
+
+/// Storage for the argument of the current opcode when it cannot borrow from the input.
+#[derive(Default)]
+struct Scratch {
+    first: Vec<u8>,
+    second: Vec<u8>,
+    big: BigInt,
+}
+
+/// The bytes of `c`, kept in `slot` when they are owned.
+fn keep<'s, 'de: 's>(c: Cow<'de, [u8]>, slot: &'s mut Vec<u8>) -> &'s [u8] {
+    match c {
+        Cow::Borrowed(b) => b,
+        Cow::Owned(v) => {
+            *slot = v;
+            slot
+        }
+    }
 }
 
 impl Arg<'_> {
@@ -229,173 +268,587 @@ impl Arg<'_> {
 
     /// `%r` of the argument, for error messages.
     fn repr_string(&self) -> String {
-        let mut out = Vec::new();
+        let mut out = LineBuf::new(0);
         match write_arg_repr(&mut out, self) {
-            Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+            Ok(()) => String::from_utf8_lossy(out.filled()).into_owned(),
             Err(_) => "<unprintable>".to_string(),
         }
     }
 }
 
-/// The listing buffer: lines are assembled here and handed to the writer in large blocks.
-struct Out<'w, W: io::Write> {
+/// The listing buffer. Lines are assembled here and handed to the writer in large blocks.
+///
+/// The vector's bytes past the cursor `n` are scratch space (it grows with [`SLACK`] to
+/// spare), so the short pieces of a line are copied as whole fixed-size arrays, a few moves
+/// each, and the cursor then advances by their real length.
+struct LineBuf {
     buf: Vec<u8>,
-    w: &'w mut W,
+    n: usize,
 }
+
+/// Spare bytes a fixed-size write may touch past the cursor.
+const SLACK: usize = 128;
 
 /// Bytes of output gathered before they are written.
 const OUT_BLOCK: usize = 1 << 16;
 
+const SPACES: &[u8; 64] = b"                                                                ";
+
+/// `"00" "01" .. "99"`, for writing decimals two digits at a time.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+fn decimal_len(mut v: u64) -> usize {
+    let mut len = 1;
+    while v >= 10_000 {
+        v /= 10_000;
+        len += 4;
+    }
+    len + usize::from(v >= 10) + usize::from(v >= 100) + usize::from(v >= 1000)
+}
+
+/// The decimal digits of `v < 10**8`, at the start of the array, and how many there are.
+#[inline]
+fn digits8(v: u32) -> ([u8; 8], usize) {
+    let pair = |x: u32| {
+        let i = x as usize * 2;
+        [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
+    };
+    let (hi, lo) = (v / 10_000, v % 10_000);
+    let [a, b] = pair(hi / 100);
+    let [c, d] = pair(hi % 100);
+    let [e, f] = pair(lo / 100);
+    let [g, h] = pair(lo % 100);
+    // floor(log10(v)) from the bit length (1233 / 4096 ~ log10(2)), corrected by one compare.
+    const POWERS: [u32; 9] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+    ];
+    let bits = 32 - (v | 1).leading_zeros();
+    let guess = ((bits * 1233) >> 12) as usize;
+    let len = guess + usize::from((v | 1) >= POWERS[guess]);
+    // Little-endian: shifting right drops the leading zeros from the front.
+    let word = u64::from_le_bytes([a, b, c, d, e, f, g, h]) >> (8 * (8 - len));
+    (word.to_le_bytes(), len)
+}
+
+impl LineBuf {
+    fn new(capacity: usize) -> Self {
+        LineBuf {
+            buf: vec![0; capacity + SLACK],
+            n: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    fn filled(&self) -> &[u8] {
+        &self.buf[..self.n]
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.n = self.n.min(len);
+    }
+
+    /// Makes room for `k` more bytes (plus the slack).
+    #[inline]
+    fn room(&mut self, k: usize) {
+        if self.n + k + SLACK > self.buf.len() {
+            self.buf.resize(self.n + k + SLACK, 0);
+        }
+    }
+
+    /// Copies all of `src` and keeps the first `adv` bytes of it.
+    #[inline]
+    fn fixed<const N: usize>(&mut self, src: &[u8; N], adv: usize) {
+        debug_assert!(adv <= N);
+        let n = self.n;
+        match self.buf.get_mut(n..n + N) {
+            Some(dst) => dst.copy_from_slice(src),
+            None => {
+                self.room(N);
+                self.buf[n..n + N].copy_from_slice(src);
+            }
+        }
+        self.n = n + adv;
+    }
+
+    /// The next [`WINDOW`] bytes, for a line's fixed-size start.
+    #[inline]
+    fn window(&mut self) -> Window<'_> {
+        self.room(WINDOW);
+        let n = self.n;
+        Window {
+            dst: self.buf.get_mut(n..n + WINDOW).unwrap_or_default(),
+            n: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.room(1);
+        self.buf[self.n] = b;
+        self.n += 1;
+    }
+
+    #[inline]
+    fn extend(&mut self, s: &[u8]) {
+        self.room(s.len());
+        self.buf[self.n..self.n + s.len()].copy_from_slice(s);
+        self.n += s.len();
+    }
+
+    fn spaces(&mut self, mut k: usize) {
+        while k > 0 {
+            let step = k.min(SPACES.len());
+            self.fixed(SPACES, step);
+            k -= step;
+        }
+    }
+
+    #[inline]
+    fn u64(&mut self, v: u64) {
+        if v < 10 {
+            self.push(b'0' + v as u8);
+        } else if v < 100 {
+            let i = v as usize * 2;
+            self.fixed(&[DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]], 2);
+        } else if v < 100_000_000 {
+            let (digits, len) = digits8(v as u32);
+            self.fixed(&digits, len);
+        } else {
+            self.u64_long(v);
+        }
+    }
+
+    fn u64_long(&mut self, mut v: u64) {
+        let len = decimal_len(v);
+        self.room(len);
+        let dst = &mut self.buf[self.n..self.n + len];
+        let mut i = len;
+        while v >= 100 {
+            let r = (v % 100) as usize * 2;
+            v /= 100;
+            i -= 2;
+            dst[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+        }
+        if v >= 10 {
+            let r = v as usize * 2;
+            dst[..2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+        } else {
+            dst[0] = b'0' + v as u8;
+        }
+        self.n += len;
+    }
+
+    fn i64(&mut self, v: i64) {
+        if v < 0 {
+            self.push(b'-');
+        }
+        self.u64(v.unsigned_abs());
+    }
+}
+
+/// Bytes a [`Window`] spans: an offset's text (at most 20 digits and `": "`) and a [`Prefix`].
+const WINDOW: usize = 96;
+
+/// A stretch of the line buffer with a cursor of its own, which the compiler keeps in a
+/// register while the start of a line is written (a cursor in the buffer's struct is reloaded
+/// after every store). [`Window::used`] then advances the buffer.
+struct Window<'a> {
+    dst: &'a mut [u8],
+    n: usize,
+}
+
+impl Window<'_> {
+    /// Copies all of `src` and keeps the first `adv` bytes of it.
+    #[inline(always)]
+    fn fixed<const N: usize>(&mut self, src: &[u8; N], adv: usize) {
+        if let Some(dst) = self.dst.get_mut(self.n..self.n + N) {
+            dst.copy_from_slice(src);
+            self.n += adv.min(N);
+        }
+    }
+}
+
+/// The decimal text of a number that only grows, mostly by a few units at a time: the offsets
+/// of successive opcodes (`"%5d: " % pos`) and the memo size MEMOIZE shows (`(as N)`). Below
+/// 10**8 the digits are kept in a register-sized word (one digit per byte, the last digit in
+/// the low byte) and advanced by a carry-propagating add.
+struct Counter {
+    digits: u64,
+    value: u64,
+}
+
+/// One in every byte.
+const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
+
+impl Counter {
+    fn new(value: u64) -> Self {
+        let mut p = Counter { digits: 0, value };
+        p.set(value);
+        p
+    }
+
+    fn set(&mut self, value: u64) {
+        self.value = value;
+        self.digits = 0;
+        let mut v = value.min(99_999_999);
+        for i in 0..8 {
+            self.digits |= (v % 10) << (8 * i);
+            v /= 10;
+        }
+    }
+
+    #[inline]
+    fn advance_to(&mut self, value: u64) {
+        match value.checked_sub(self.value) {
+            Some(delta) if delta < 10 && value < 100_000_000 => {
+                // With 0xF6 added to every digit, a digit that passes 9 overflows its byte and
+                // carries into the next one; bytes that did not overflow keep their high bit.
+                let z = (self.digits + 0xF6 * BYTE_ONES).wrapping_add(delta);
+                let kept = (z >> 7) & BYTE_ONES;
+                self.digits = z - kept * 0xF6;
+                self.value = value;
+            }
+            _ => self.set(value),
+        }
+    }
+
+    /// The number right-aligned in `min_width` (at most 8) columns, at the start of the
+    /// array, and its width; `None` from 10**8 on.
+    #[inline(always)]
+    fn field(&self, min_width: usize) -> Option<([u8; 8], usize)> {
+        if self.value >= 100_000_000 {
+            return None;
+        }
+        let len = (8 - (self.digits.leading_zeros() / 8) as usize).max(1);
+        let width = len.max(min_width.min(8));
+        // ASCII digits, and blanks for the zeros in front of them.
+        let leading = if len == 8 { 0 } else { u64::MAX << (8 * len) };
+        let text = self.digits + 0x30 * BYTE_ONES - ((0x10 * BYTE_ONES) & leading);
+        // Most significant digit first in memory, then only the last `width` bytes.
+        let field = text.swap_bytes() >> (8 * (8 - width));
+        Some((field.to_le_bytes(), width))
+    }
+
+    /// Writes the number right-aligned in `min_width` (at most 8) columns.
+    #[inline(always)]
+    fn write(&self, buf: &mut LineBuf, min_width: usize) {
+        match self.field(min_width) {
+            Some((field, width)) => buf.fixed(&field, width),
+            None => buf.u64(self.value),
+        }
+    }
+}
+
+/// Lets `pyrepr` write into the listing buffer.
+impl fmt::Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.extend(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// What the main loop needs to know about one opcode, laid out once per [`dis`] call from
+/// the opcode table.
+#[derive(Clone, Copy)]
+struct OpFacts {
+    /// `"%-4s " % repr(opcode.code)[1:-1]`: the opcode byte as Python shows a one-character
+    /// str (every opcode below 0x80 is printable ASCII other than `'` and `\`).
+    code: [u8; 8],
+    /// The name followed by blanks.
+    name: [u8; 24],
+    name_len: u8,
+    proto: u8,
+    /// How many items `stack_before` lists.
+    pops: u8,
+    /// Where `stack_before` lists a mark (the items below it are popped after the mark).
+    mark_at: Option<u8>,
+    memo: MemoOp,
+    arg: Option<ArgKind>,
+    after: &'static [StackItem],
+    doc: &'static str,
+    /// Position in [`OPCODES`](crate::opcode::OPCODES).
+    slot: usize,
+}
+
+/// The code column, the indentation and the name of one opcode at one mark depth, built on
+/// first use: most lines then start with two fixed-size copies.
+#[derive(Clone, Copy)]
+struct Prefix {
+    bytes: [u8; 64],
+    /// Length without the padding of the name (0: not built yet).
+    plain: u8,
+    /// Length with the name padded to 10 columns.
+    padded: u8,
+}
+
+/// Mark depths whose prefixes are cached.
+const PREFIX_DEPTHS: usize = 8;
+
+struct Prefixes {
+    table: Vec<Prefix>,
+    indentlevel: usize,
+}
+
+impl Prefixes {
+    fn new(indentlevel: usize) -> Self {
+        let blank = Prefix {
+            bytes: [b' '; 64],
+            plain: 0,
+            padded: 0,
+        };
+        Prefixes {
+            table: vec![blank; PREFIX_DEPTHS * crate::opcode::OPCODES.len()],
+            indentlevel,
+        }
+    }
+
+    /// The prefix, when the depth is cached and it fits.
+    #[inline]
+    fn get(&mut self, facts: &OpFacts, depth: usize) -> Option<&Prefix> {
+        if depth >= PREFIX_DEPTHS {
+            return None;
+        }
+        let indent = self.indentlevel.checked_mul(depth)?;
+        let p = self
+            .table
+            .get_mut(depth * crate::opcode::OPCODES.len() + facts.slot)?;
+        if p.plain == 0 {
+            let name_len = usize::from(facts.name_len);
+            if 5 + indent + name_len.max(10) > p.bytes.len() {
+                return None;
+            }
+            p.bytes[..5].copy_from_slice(&facts.code[..5]);
+            p.bytes[5 + indent..5 + indent + name_len].copy_from_slice(&facts.name[..name_len]);
+            p.plain = (5 + indent + name_len) as u8;
+            p.padded = (5 + indent + name_len.max(10)) as u8;
+        }
+        Some(p)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MemoOp {
+    None,
+    Put,
+    Memoize,
+    Get,
+}
+
+fn op_facts() -> Vec<Option<OpFacts>> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut table = vec![None; 256];
+    for (slot, info) in crate::opcode::OPCODES.iter().enumerate() {
+        let mut code = [b' '; 8];
+        if info.code < 0x80 {
+            code[0] = info.code;
+        } else {
+            code[..2].copy_from_slice(b"\\x");
+            code[2] = HEX[usize::from(info.code >> 4)];
+            code[3] = HEX[usize::from(info.code & 15)];
+        }
+        let mut name = [b' '; 24];
+        let len = info.name.len().min(name.len());
+        name[..len].copy_from_slice(&info.name.as_bytes()[..len]);
+        let memo = match info.opcode {
+            Opcode::Put | Opcode::Binput | Opcode::LongBinput => MemoOp::Put,
+            Opcode::Memoize => MemoOp::Memoize,
+            Opcode::Get | Opcode::Binget | Opcode::LongBinget => MemoOp::Get,
+            _ => MemoOp::None,
+        };
+        table[usize::from(info.code)] = Some(OpFacts {
+            code,
+            name,
+            name_len: len as u8,
+            proto: info.proto,
+            pops: info.stack_before.len() as u8,
+            mark_at: info
+                .stack_before
+                .iter()
+                .position(|&s| s == StackItem::Mark)
+                .map(|i| i as u8),
+            memo,
+            arg: info.arg,
+            after: info.stack_after,
+            doc: info.doc,
+            slot,
+        });
+    }
+    table
+}
+
+/// Where the listing goes: the line buffer and the writer it drains into.
+struct Out<'w, W: io::Write> {
+    line: LineBuf,
+    w: &'w mut W,
+}
+
 impl<W: io::Write> Out<'_, W> {
+    #[inline]
     fn end_line(&mut self) -> io::Result<()> {
-        self.buf.push(b'\n');
-        if self.buf.len() >= OUT_BLOCK {
-            self.w.write_all(&self.buf)?;
-            self.buf.clear();
+        self.line.push(b'\n');
+        if self.line.len() >= OUT_BLOCK {
+            self.w.write_all(self.line.filled())?;
+            self.line.n = 0;
         }
         Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.w.write_all(&self.buf)?;
-        self.buf.clear();
+        self.w.write_all(self.line.filled())?;
+        self.line.n = 0;
         self.w.flush()
-    }
-}
-
-/// Lets `pyrepr` write into a byte buffer.
-struct FmtBuf<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for FmtBuf<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
-const SPACES: &[u8; 64] = b"                                                                ";
-
-fn push_spaces(buf: &mut Vec<u8>, mut n: usize) {
-    while n > 0 {
-        let k = n.min(SPACES.len());
-        buf.extend_from_slice(&SPACES[..k]);
-        n -= k;
-    }
-}
-
-fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&tmp[i..]);
-}
-
-fn push_i64(buf: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        buf.push(b'-');
-    }
-    push_u64(buf, n.unsigned_abs());
-}
-
-/// `"%5d: " % pos`.
-fn push_pos(buf: &mut Vec<u8>, pos: u64) {
-    let width = match pos {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1000..=9999 => 4,
-        _ => 5,
-    };
-    push_spaces(buf, 5 - width);
-    push_u64(buf, pos);
-    buf.extend_from_slice(b": ");
-}
-
-/// `"%-4s " % repr(opcode.code)[1:-1]`: the opcode byte as Python shows a one-character str.
-fn push_code(buf: &mut Vec<u8>, code: u8) {
-    if code < 0x80 {
-        // Every opcode below 0x80 is a printable ASCII character other than `'` and `\`.
-        buf.push(code);
-        buf.extend_from_slice(b"    ");
-    } else {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        buf.extend_from_slice(b"\\x");
-        buf.push(HEX[usize::from(code >> 4)]);
-        buf.push(HEX[usize::from(code & 15)]);
-        buf.push(b' ');
     }
 }
 
 /// Whether `repr()` of this str is `'` + the bytes + `'` (the common case, written directly).
 fn is_plain_ascii(b: &[u8]) -> bool {
-    b.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'\'' && c != b'\\')
+    b.iter()
+        .all(|&c| (0x20..0x7f).contains(&c) && c != b'\'' && c != b'\\')
 }
 
-fn write_str_bytes_repr(buf: &mut Vec<u8>, b: &[u8]) -> fmt::Result {
+fn write_str_bytes_repr(buf: &mut LineBuf, b: &[u8]) -> fmt::Result {
     if is_plain_ascii(b) {
         buf.push(b'\'');
-        buf.extend_from_slice(b);
+        buf.extend(b);
         buf.push(b'\'');
         Ok(())
     } else {
-        pyrepr::write_str_repr(&mut FmtBuf(buf), CodePoints::new(b))
+        pyrepr::write_str_repr(buf, CodePoints::new(b))
+    }
+}
+
+/// The quoted part of `repr(bytes)` (as `pyrepr::write_bytes_repr` writes it, but a run of
+/// plain bytes at a time: payloads can be large). `repr(bytearray)` escapes `'` even inside
+/// double quotes (`bytearray(b"it\'s")`), which `always_escape_single` asks for.
+fn write_bytes_body(buf: &mut LineBuf, b: &[u8], always_escape_single: bool) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    buf.push(quote);
+    let mut rest = b;
+    while !rest.is_empty() {
+        let plain = rest
+            .iter()
+            .position(|&c| {
+                !(0x20..0x7f).contains(&c)
+                    || c == quote
+                    || c == b'\\'
+                    || (always_escape_single && c == b'\'')
+            })
+            .unwrap_or(rest.len());
+        buf.extend(&rest[..plain]);
+        let Some((&c, tail)) = rest[plain..].split_first() else {
+            break;
+        };
+        match c {
+            b'\\' => buf.fixed(b"\\\\", 2),
+            b'\t' => buf.fixed(b"\\t", 2),
+            b'\n' => buf.fixed(b"\\n", 2),
+            b'\r' => buf.fixed(b"\\r", 2),
+            _ if c == quote || (always_escape_single && c == b'\'') => buf.fixed(&[b'\\', c], 2),
+            _ => buf.fixed(
+                &[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(c >> 4)],
+                    HEX[usize::from(c & 15)],
+                ],
+                4,
+            ),
+        }
+        rest = tail;
+    }
+    buf.push(quote);
+}
+
+/// `repr(x)` of a float. Values that are multiples of 1/4 below 2**48 are written directly:
+/// their exact decimal (at most two fractional digits) is then the only shortest round-trip
+/// text, which is what `repr` prints; everything else goes through [`pyrepr`].
+fn write_float(buf: &mut LineBuf, x: f64) -> fmt::Result {
+    let quarters = x * 4.0;
+    if x.abs() < 281_474_976_710_656.0 && quarters.fract() == 0.0 {
+        let hundredths = (quarters.abs() as u64) * 25;
+        if x.is_sign_negative() {
+            buf.push(b'-');
+        }
+        buf.u64(hundredths / 100);
+        let frac = (hundredths % 100) as usize;
+        if frac % 10 == 0 {
+            buf.fixed(&[b'.', b'0' + (frac / 10) as u8], 2);
+        } else {
+            buf.fixed(&[b'.', DIGIT_PAIRS[frac * 2], DIGIT_PAIRS[frac * 2 + 1]], 3);
+        }
+        Ok(())
+    } else {
+        pyrepr::write_float_repr(buf, x)
     }
 }
 
 /// Writes Python's `repr()` of an argument. Fails only for an int with more than 4300 digits,
 /// which CPython refuses to convert to text.
-fn write_arg_repr(buf: &mut Vec<u8>, arg: &Arg) -> Result<(), String> {
+fn write_arg_repr(buf: &mut LineBuf, arg: &Arg) -> Result<(), String> {
     let r = match arg {
         Arg::None => {
-            buf.extend_from_slice(b"None");
+            buf.extend(b"None");
             Ok(())
         }
         Arg::Int(i) => {
-            push_i64(buf, *i);
+            buf.i64(*i);
             Ok(())
         }
         Arg::U64(u) => {
-            push_u64(buf, *u);
+            buf.u64(*u);
             Ok(())
         }
         Arg::Bool(b) => {
-            buf.extend_from_slice(if *b { b"True" } else { b"False" });
+            buf.extend(if *b { b"True" } else { b"False" });
             Ok(())
         }
         Arg::Big(b) => return write_big_repr(buf, b),
-        Arg::Float(x) => pyrepr::write_float_repr(&mut FmtBuf(buf), *x),
+        Arg::Float(x) => write_float(buf, *x),
         Arg::Str(s) => write_str_bytes_repr(buf, s),
         Arg::Latin1(s) => {
             if is_plain_ascii(s) {
                 write_str_bytes_repr(buf, s)
             } else {
-                pyrepr::write_str_repr(&mut FmtBuf(buf), s.iter().map(|&c| u32::from(c)))
+                pyrepr::write_str_repr(buf, s.iter().map(|&c| u32::from(c)))
             }
         }
         Arg::Bytes(b) => {
-            if is_plain_ascii(b) {
-                buf.extend_from_slice(b"b'");
-                buf.extend_from_slice(b);
-                buf.push(b'\'');
-                Ok(())
-            } else {
-                pyrepr::write_bytes_repr(&mut FmtBuf(buf), b)
-            }
+            buf.push(b'b');
+            write_bytes_body(buf, b, false);
+            Ok(())
         }
-        Arg::ByteArray(b) => pyrepr::write_bytearray_repr(&mut FmtBuf(buf), b),
+        Arg::ByteArray(b) => {
+            buf.extend(b"bytearray(b");
+            write_bytes_body(buf, b, true);
+            buf.push(b')');
+            Ok(())
+        }
         Arg::Pair(m, n) => {
             if is_plain_ascii(m) && is_plain_ascii(n) {
                 buf.push(b'\'');
-                buf.extend_from_slice(m);
+                buf.extend(m);
                 buf.push(b' ');
-                buf.extend_from_slice(n);
+                buf.extend(n);
                 buf.push(b'\'');
                 Ok(())
             } else {
@@ -404,29 +857,29 @@ fn write_arg_repr(buf: &mut Vec<u8>, arg: &Arg) -> Result<(), String> {
                     .chain(std::iter::once(&b' '))
                     .chain(n.iter())
                     .map(|&c| u32::from(c));
-                pyrepr::write_str_repr(&mut FmtBuf(buf), chars)
+                pyrepr::write_str_repr(buf, chars)
             }
         }
     };
-    // Writing into a Vec cannot fail.
+    // Writing into the line buffer cannot fail.
     r.map_err(|_| "cannot format the argument".to_string())
 }
 
 fn int_too_long(digits: Option<usize>) -> String {
     match digits {
         Some(n) => format!(
-            "Exceeds the limit ({MAX_STR_DIGITS} digits) for integer string conversion: value has \
+            "exceeds the limit ({MAX_STR_DIGITS} digits) for integer string conversion: value has \
              {n} digits; use sys.set_int_max_str_digits() to increase the limit"
         ),
         None => format!(
-            "Exceeds the limit ({MAX_STR_DIGITS} digits) for integer string conversion; use \
+            "exceeds the limit ({MAX_STR_DIGITS} digits) for integer string conversion; use \
              sys.set_int_max_str_digits() to increase the limit"
         ),
     }
 }
 
 /// `repr(int)`, which CPython refuses beyond 4300 digits.
-fn write_big_repr(buf: &mut Vec<u8>, b: &BigInt) -> Result<(), String> {
+fn write_big_repr(buf: &mut LineBuf, b: &BigInt) -> Result<(), String> {
     // 14300 bits are more than 4304 digits: refuse without the quadratic conversion.
     if b.bits() > 14_300 {
         return Err(int_too_long(None));
@@ -436,7 +889,7 @@ fn write_big_repr(buf: &mut Vec<u8>, b: &BigInt) -> Result<(), String> {
     if digits > MAX_STR_DIGITS {
         return Err(int_too_long(None));
     }
-    buf.extend_from_slice(text.as_bytes());
+    buf.extend(text.as_bytes());
     Ok(())
 }
 
@@ -470,12 +923,17 @@ fn bytes_repr_200(s: &[u8]) -> String {
 
 /// `int(s)` for bytes `s`, as pickletools converts decimal arguments: base 10, surrounding
 /// whitespace, a sign, single underscores between digits, at most 4300 digits.
-fn parse_decimal(s: &[u8]) -> Result<Arg<'static>, String> {
+fn parse_decimal(s: &[u8]) -> Result<ParsedInt, String> {
     if !s.is_empty() && s.len() <= 18 && s.iter().all(u8::is_ascii_digit) {
         let v = s.iter().fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
-        return Ok(Arg::Int(v));
+        return Ok(ParsedInt::Small(v));
     }
-    let invalid = || format!("invalid literal for int() with base 10: {}", bytes_repr_200(s));
+    let invalid = || {
+        format!(
+            "invalid literal for int() with base 10: {}",
+            bytes_repr_200(s)
+        )
+    };
     let t = trim_spaces(s);
     let (negative, body) = match t {
         [b'-', rest @ ..] => (true, rest),
@@ -507,8 +965,8 @@ fn parse_decimal(s: &[u8]) -> Result<Arg<'static>, String> {
     }
     let v = BigInt::parse_bytes(&digits, 10).ok_or_else(invalid)?;
     Ok(match v.to_i64() {
-        Some(i) => Arg::Int(i),
-        None => Arg::Big(v),
+        Some(i) => ParsedInt::Small(i),
+        None => ParsedInt::Big(v),
     })
 }
 
@@ -608,14 +1066,20 @@ fn decode_stringnl(line: Cow<[u8]>, stripquotes: bool) -> Result<Cow<[u8]>, Erro
         };
         if line.last() != Some(&q) {
             return Err(ErrorKind::BadArgument(format!(
-                "strinq quote {} not found at both ends of {}",
+                "string quote {} not found at both ends of {}",
                 bytes_repr_200(&[q]),
                 bytes_repr_200(&line)
             )));
         }
         match line {
-            Cow::Borrowed(b) => Cow::Borrowed(b.get(1..b.len().saturating_sub(1)).unwrap_or_default()),
-            Cow::Owned(b) => Cow::Owned(b.get(1..b.len().saturating_sub(1)).unwrap_or_default().to_vec()),
+            Cow::Borrowed(b) => {
+                Cow::Borrowed(b.get(1..b.len().saturating_sub(1)).unwrap_or_default())
+            }
+            Cow::Owned(b) => Cow::Owned(
+                b.get(1..b.len().saturating_sub(1))
+                    .unwrap_or_default()
+                    .to_vec(),
+            ),
         }
     } else {
         line
@@ -643,10 +1107,14 @@ struct Machine<'m> {
 }
 
 /// Reads the argument of `op`, as pickletools' argument readers do.
-fn read_arg<'de, R: Read<'de>>(r: &mut R, op: Opcode, pos: u64) -> Result<Arg<'de>, Error> {
-    let Some(kind) = op.arg() else {
-        return Ok(Arg::None);
-    };
+fn read_arg<'s, 'de: 's, R: Read<'de>>(
+    r: &mut R,
+    kind: ArgKind,
+    op: Opcode,
+    pos: u64,
+    scratch: &'s mut Scratch,
+) -> Result<Arg<'s>, Error> {
+    let Scratch { first, second, big } = scratch;
     let err = |kind: ErrorKind| Error::new(kind, pos, Some(op));
     let io_err = |e: io::Error| err(ErrorKind::Io(e));
     macro_rules! array {
@@ -669,16 +1137,23 @@ fn read_arg<'de, R: Read<'de>>(r: &mut R, op: Opcode, pos: u64) -> Result<Arg<'d
         Err(e) => Err(io_err(e)),
     };
     let signed_len = |n: i32, what: &str| {
-        u64::try_from(n).map_err(|_| err(ErrorKind::BadLength(format!("{what} byte count < 0: {n}"))))
+        u64::try_from(n)
+            .map_err(|_| err(ErrorKind::BadLength(format!("{what} byte count < 0: {n}"))))
     };
     let capped_len = |n: u64, what: &str| {
         if n > i64::MAX as u64 {
-            Err(err(ErrorKind::BadLength(format!("{what} byte count > sys.maxsize: {n}"))))
+            Err(err(ErrorKind::BadLength(format!(
+                "{what} byte count > sys.maxsize: {n}"
+            ))))
         } else {
             Ok(n)
         }
     };
-    let unicode = |b: Cow<'de, [u8]>| match pytext::check_utf8_surrogatepass(&b) {
+    let unicode = |b: &'s [u8]| match if b.is_ascii() {
+        Ok(true)
+    } else {
+        pytext::check_utf8_surrogatepass(b)
+    } {
         Ok(_) => Ok(Arg::Str(b)),
         Err(at) => Err(err(ErrorKind::BadString(format!(
             "'utf-8' codec can't decode the byte at position {at} of the string"
@@ -691,66 +1166,76 @@ fn read_arg<'de, R: Read<'de>>(r: &mut R, op: Opcode, pos: u64) -> Result<Arg<'d
         ArgKind::Uint4 => Arg::Int(i64::from(u32::from_le_bytes(array!(4)))),
         ArgKind::Uint8 => Arg::U64(u64::from_le_bytes(array!(8))),
         ArgKind::Float8 => Arg::Float(f64::from_be_bytes(array!(8))),
-        ArgKind::Stringnl => Arg::Str(decode_stringnl(line(r)?, true).map_err(err)?),
-        ArgKind::StringnlNoescape => Arg::Str(decode_stringnl(line(r)?, false).map_err(err)?),
+        ArgKind::Stringnl => Arg::Str(keep(decode_stringnl(line(r)?, true).map_err(err)?, first)),
+        ArgKind::StringnlNoescape => {
+            Arg::Str(keep(decode_stringnl(line(r)?, false).map_err(err)?, first))
+        }
         ArgKind::StringnlNoescapePair => {
             let module = decode_stringnl(line(r)?, false).map_err(err)?;
             let name = decode_stringnl(line(r)?, false).map_err(err)?;
-            Arg::Pair(module, name)
+            Arg::Pair(keep(module, first), keep(name, second))
         }
         ArgKind::String1 => {
             let n = array!(1)[0];
-            Arg::Latin1(bytes(r, u64::from(n))?)
+            Arg::Latin1(keep(bytes(r, u64::from(n))?, first))
         }
         ArgKind::String4 => {
             let n = signed_len(i32::from_le_bytes(array!(4)), "string4")?;
-            Arg::Latin1(bytes(r, n)?)
+            Arg::Latin1(keep(bytes(r, n)?, first))
         }
         ArgKind::Bytes1 => {
             let n = array!(1)[0];
-            Arg::Bytes(bytes(r, u64::from(n))?)
+            Arg::Bytes(keep(bytes(r, u64::from(n))?, first))
         }
         ArgKind::Bytes4 => {
             let n = u32::from_le_bytes(array!(4));
-            Arg::Bytes(bytes(r, u64::from(n))?)
+            Arg::Bytes(keep(bytes(r, u64::from(n))?, first))
         }
         ArgKind::Bytes8 => {
             let n = capped_len(u64::from_le_bytes(array!(8)), "bytes8")?;
-            Arg::Bytes(bytes(r, n)?)
+            Arg::Bytes(keep(bytes(r, n)?, first))
         }
         ArgKind::Bytearray8 => {
             let n = capped_len(u64::from_le_bytes(array!(8)), "bytearray8")?;
-            Arg::ByteArray(bytes(r, n)?)
+            Arg::ByteArray(keep(bytes(r, n)?, first))
         }
         ArgKind::Unicodestringnl => {
             let l = line(r)?;
-            let (decoded, _) = pytext::decode_raw_unicode_escape(&l).map_err(|m| err(ErrorKind::BadString(m)))?;
-            Arg::Str(Cow::Owned(decoded))
+            let (decoded, _) =
+                pytext::decode_raw_unicode_escape(&l).map_err(|m| err(ErrorKind::BadString(m)))?;
+            *first = decoded;
+            Arg::Str(first)
         }
         ArgKind::Unicodestring1 => {
             let n = array!(1)[0];
-            unicode(bytes(r, u64::from(n))?)?
+            unicode(keep(bytes(r, u64::from(n))?, first))?
         }
         ArgKind::Unicodestring4 => {
             let n = u32::from_le_bytes(array!(4));
-            unicode(bytes(r, u64::from(n))?)?
+            unicode(keep(bytes(r, u64::from(n))?, first))?
         }
         ArgKind::Unicodestring8 => {
             let n = capped_len(u64::from_le_bytes(array!(8)), "unicodestring8")?;
-            unicode(bytes(r, n)?)?
+            unicode(keep(bytes(r, n)?, first))?
         }
         ArgKind::DecimalnlShort => {
             let l = line(r)?;
             match &*l {
                 b"00" => Arg::Bool(false),
                 b"01" => Arg::Bool(true),
-                s => parse_decimal(s).map_err(|m| err(ErrorKind::BadArgument(m)))?,
+                s => int_arg(
+                    parse_decimal(s).map_err(|m| err(ErrorKind::BadArgument(m)))?,
+                    big,
+                ),
             }
         }
         ArgKind::DecimalnlLong => {
             let l = line(r)?;
             let s = l.strip_suffix(b"L").unwrap_or(&l);
-            parse_decimal(s).map_err(|m| err(ErrorKind::BadArgument(m)))?
+            int_arg(
+                parse_decimal(s).map_err(|m| err(ErrorKind::BadArgument(m)))?,
+                big,
+            )
         }
         ArgKind::Floatnl => {
             let l = line(r)?;
@@ -758,20 +1243,24 @@ fn read_arg<'de, R: Read<'de>>(r: &mut R, op: Opcode, pos: u64) -> Result<Arg<'d
         }
         ArgKind::Long1 => {
             let n = array!(1)[0];
-            long_arg(&bytes(r, u64::from(n))?)
+            int_arg(pytext::decode_long_le(&bytes(r, u64::from(n))?), big)
         }
         ArgKind::Long4 => {
             let n = signed_len(i32::from_le_bytes(array!(4)), "long4")?;
-            long_arg(&bytes(r, n)?)
+            int_arg(pytext::decode_long_le(&bytes(r, n)?), big)
         }
     })
 }
 
-fn long_arg(b: &[u8]) -> Arg<'static> {
-    match pytext::decode_long_le(b) {
+/// An integer argument; a big one is kept in `slot`.
+fn int_arg(p: ParsedInt, slot: &mut BigInt) -> Arg<'_> {
+    match p {
         ParsedInt::Bool(b) => Arg::Bool(b),
         ParsedInt::Small(i) => Arg::Int(i),
-        ParsedInt::Big(b) => Arg::Big(b),
+        ParsedInt::Big(b) => {
+            *slot = b;
+            Arg::Big(slot)
+        }
     }
 }
 
@@ -779,8 +1268,12 @@ fn long_arg(b: &[u8]) -> Arg<'static> {
 /// does, and returns what it saw. Reading stops right after the first STOP.
 ///
 /// `memo` carries memo keys from one call to the next (pickletools' `--memo`); `None` starts
-/// from an empty memo. On a malformed pickle the listing up to the failing opcode has been
-/// written (and flushed) when [`DisError::Pickle`] is returned.
+/// from an empty memo. On a malformed pickle the listing has been written (and flushed) as far
+/// as pickletools prints it before raising when [`DisError::Pickle`] is returned: up to the
+/// failing opcode when its argument cannot be read; including the failing line for the
+/// memo, mark and stack checks; and only the line's `"%5d: "` offset (no newline) when the
+/// argument's `repr` fails (an int of more than 4300 digits) or a mark has vanished from the
+/// stack.
 pub fn dis<'de, R: Read<'de>, W: io::Write>(
     r: &mut R,
     out: &mut W,
@@ -794,7 +1287,7 @@ pub fn dis<'de, R: Read<'de>, W: io::Write>(
         memo: memo.unwrap_or(&mut local_memo),
     };
     let mut out = Out {
-        buf: Vec::with_capacity(OUT_BLOCK + 4096),
+        line: LineBuf::new(OUT_BLOCK + 4096),
         w: out,
     };
     let result = run(r, &mut out, opts, &mut machine);
@@ -803,6 +1296,16 @@ pub fn dis<'de, R: Read<'de>, W: io::Write>(
         (Err(DisError::Io(e)), _) | (_, Err(e)) => Err(DisError::Io(e)),
         (result, Ok(())) => result,
     }
+}
+
+/// The note pickletools writes after the argument.
+enum Note {
+    /// `(MARK at N)`
+    Mark(u64),
+    /// `(as N)`
+    As(usize),
+    /// `no MARK exists on stack`
+    NoMark,
 }
 
 fn run<'de, R: Read<'de>, W: io::Write>(
@@ -820,6 +1323,11 @@ fn run<'de, R: Read<'de>, W: io::Write>(
     };
     let start = r.offset();
     let mut annocol = opts.annotate;
+    let table = op_facts();
+    let mut pos_text = Counter::new(start);
+    let mut memo_text = Counter::new(0);
+    let mut scratch = Scratch::default();
+    let mut prefixes = Prefixes::new(opts.indentlevel);
     loop {
         let pos = r.offset();
         let byte = match r.next_byte() {
@@ -834,46 +1342,41 @@ fn run<'de, R: Read<'de>, W: io::Write>(
             }
             Err(e) => return Err(Error::new(ErrorKind::Io(e), pos, None).into()),
         };
-        let Some(op) = Opcode::from_byte(byte) else {
+        let (Some(op), Some(facts)) = (Opcode::from_byte(byte), &table[usize::from(byte)]) else {
             return Err(Error::new(ErrorKind::InvalidOpcode(byte), pos, None).into());
         };
-        let arg = read_arg(r, op, pos)?;
-        let info = op.info();
+        let arg = match facts.arg {
+            None => Arg::None,
+            Some(kind) => read_arg(r, kind, op, pos, &mut scratch)?,
+        };
         let err = |kind: ErrorKind| DisError::Pickle(Error::new(kind, pos, Some(op)));
         summary.opcodes += 1;
+        summary.highest_protocol = summary.highest_protocol.max(facts.proto);
 
-        let buf = &mut out.buf;
-        push_pos(buf, pos);
-        let line_start = buf.len();
-        push_code(buf, info.code);
-        push_spaces(buf, opts.indentlevel * m.marks.len());
-        buf.extend_from_slice(info.name.as_bytes());
-        summary.highest_protocol = summary.highest_protocol.max(info.proto);
+        let buf = &mut out.line;
+        pos_text.advance_to(pos);
+        let depth = m.marks.len();
 
-        let before = info.stack_before;
-        let mut numtopop = before.len();
+        let mut numtopop = usize::from(facts.pops);
         let mut errormsg: Option<ErrorKind> = None;
-        // The note after the argument: `(MARK at N)`, `(as N)` or the missing-mark complaint.
-        enum Note {
-            Mark(u64),
-            As(usize),
-            NoMark,
-        }
         let mut note: Option<Note> = None;
 
-        let takes_mark = before.contains(&StackItem::Mark);
-        if takes_mark || (op == Opcode::Pop && m.stack.last() == Some(&StackItem::Mark)) {
+        if facts.mark_at.is_some()
+            || (op == Opcode::Pop && m.stack.last() == Some(&StackItem::Mark))
+        {
             if let Some(markpos) = m.marks.pop() {
                 note = Some(Note::Mark(markpos));
                 match m.stack.iter().rposition(|&s| s == StackItem::Mark) {
                     Some(i) => m.stack.truncate(i),
                     None => {
-                        // pickletools fails here with an IndexError, before the line is printed.
-                        buf.truncate(line_start);
+                        // pickletools fails here with an IndexError, when only the offset of
+                        // the line has been printed.
+                        pos_text.write(buf, 5);
+                        buf.fixed(b": ", 2);
                         return Err(err(ErrorKind::StackUnderflow));
                     }
                 }
-                numtopop = before.iter().position(|&s| s == StackItem::Mark).unwrap_or(0);
+                numtopop = facts.mark_at.map_or(0, usize::from);
             } else {
                 note = Some(Note::NoMark);
                 errormsg = Some(ErrorKind::MarkNotFound);
@@ -881,9 +1384,14 @@ fn run<'de, R: Read<'de>, W: io::Write>(
         }
 
         let mut pushed_from_memo = None;
-        match op {
-            Opcode::Put | Opcode::Binput | Opcode::LongBinput | Opcode::Memoize => {
-                let key = if op == Opcode::Memoize {
+        match facts.memo {
+            MemoOp::None => {
+                if let (Opcode::Proto, Arg::Int(p)) = (op, &arg) {
+                    summary.protocol = u8::try_from(*p).ok();
+                }
+            }
+            MemoOp::Put | MemoOp::Memoize => {
+                let key = if facts.memo == MemoOp::Memoize {
                     let idx = m.memo.len();
                     note = Some(Note::As(idx));
                     Some(Key::Small(i64::try_from(idx).unwrap_or(i64::MAX)))
@@ -909,28 +1417,78 @@ fn run<'de, R: Read<'de>, W: io::Write>(
                     }
                 }
             }
-            Opcode::Get | Opcode::Binget | Opcode::LongBinget => match arg.key().and_then(|k| m.memo.get(&k)) {
+            MemoOp::Get => match arg.key().and_then(|k| m.memo.get(&k)) {
                 Some(item) => pushed_from_memo = Some(item),
                 None => {
                     errormsg = Some(match &arg {
                         Arg::Int(k) if *k >= 0 => ErrorKind::MemoKeyMissing(k.unsigned_abs()),
-                        _ => ErrorKind::BadMemoKey(format!("{} was never stored", arg.repr_string())),
+                        _ => {
+                            ErrorKind::BadMemoKey(format!("{} was never stored", arg.repr_string()))
+                        }
                     })
                 }
             },
-            Opcode::Proto => {
-                if let Arg::Int(p) = arg {
-                    summary.protocol = u8::try_from(p).ok();
-                }
-            }
-            _ => {}
         }
 
-        if !matches!(arg, Arg::None) || note.is_some() {
-            push_spaces(buf, 10usize.saturating_sub(info.name.len()));
-            if !matches!(arg, Arg::None) {
+        let has_arg = !matches!(arg, Arg::None);
+        // "make a mild effort to align arguments": the name padded to 10 columns.
+        let padded = has_arg || note.is_some();
+        // `"%5d: " % pos`, then the code column, the indentation and the name.
+        let line_start;
+        let prefix = prefixes.get(facts, depth);
+        match (pos_text.field(5), prefix) {
+            (Some((field, width)), Some(p)) => {
+                let mut w = buf.window();
+                w.fixed(&field, width);
+                w.fixed(b": ", 2);
+                let start = w.n;
+                w.fixed(
+                    &p.bytes,
+                    usize::from(if padded { p.padded } else { p.plain }),
+                );
+                let used = w.n;
+                line_start = buf.len() + start;
+                buf.n += used;
+            }
+            (_, prefix) => {
+                pos_text.write(buf, 5);
+                buf.fixed(b": ", 2);
+                line_start = buf.len();
+                match prefix {
+                    Some(p) => buf.fixed(
+                        &p.bytes,
+                        usize::from(if padded { p.padded } else { p.plain }),
+                    ),
+                    None => {
+                        buf.fixed(&facts.code, 5);
+                        buf.spaces(opts.indentlevel.saturating_mul(depth));
+                        let name_len = usize::from(facts.name_len);
+                        buf.fixed(
+                            &facts.name,
+                            if padded { name_len.max(10) } else { name_len },
+                        );
+                    }
+                }
+            }
+        }
+        if padded {
+            if has_arg {
                 buf.push(b' ');
-                if let Err(msg) = write_arg_repr(buf, &arg) {
+                // The commonest arguments inline, the rest through `write_arg_repr`.
+                let written = match arg {
+                    Arg::Int(i) if i >= 0 => {
+                        buf.u64(i.unsigned_abs());
+                        Ok(())
+                    }
+                    Arg::Str(s) if s.len() <= 64 && is_plain_ascii(s) => {
+                        buf.push(b'\'');
+                        buf.extend(s);
+                        buf.push(b'\'');
+                        Ok(())
+                    }
+                    _ => write_arg_repr(buf, &arg),
+                };
+                if let Err(msg) = written {
                     // pickletools fails while building the line; only its offset was printed.
                     buf.truncate(line_start);
                     return Err(err(ErrorKind::BadArgument(msg)));
@@ -938,29 +1496,33 @@ fn run<'de, R: Read<'de>, W: io::Write>(
             }
             match note {
                 Some(Note::Mark(p)) => {
-                    buf.extend_from_slice(b" (MARK at ");
-                    push_u64(buf, p);
+                    buf.fixed(b" (MARK at ", 10);
+                    buf.u64(p);
                     buf.push(b')');
                 }
                 Some(Note::As(i)) => {
-                    buf.extend_from_slice(b" (as ");
-                    push_u64(buf, i as u64);
+                    buf.fixed(b" (as ", 5);
+                    memo_text.advance_to(i as u64);
+                    memo_text.write(buf, 1);
                     buf.push(b')');
                 }
-                Some(Note::NoMark) => buf.extend_from_slice(b" no MARK exists on stack"),
+                Some(Note::NoMark) => buf.extend(b" no MARK exists on stack"),
                 None => {}
             }
         }
         if opts.annotate != 0 {
             // Python measures the line in characters; count the UTF-8 lead bytes.
-            let len = buf[line_start..].iter().filter(|&&c| c & 0xc0 != 0x80).count();
-            push_spaces(buf, annocol.saturating_sub(len));
+            let len = buf.filled()[line_start..]
+                .iter()
+                .filter(|&&c| c & 0xc0 != 0x80)
+                .count();
+            buf.spaces(annocol.saturating_sub(len));
             annocol = len.max(annocol);
             if annocol > 50 {
                 annocol = opts.annotate;
             }
             buf.push(b' ');
-            buf.extend_from_slice(info.doc.as_bytes());
+            buf.extend(facts.doc.as_bytes());
         }
         out.end_line().map_err(DisError::Io)?;
 
@@ -974,7 +1536,7 @@ fn run<'de, R: Read<'de>, W: io::Write>(
         match pushed_from_memo {
             Some(item) => m.stack.push(item),
             None => {
-                for &item in info.stack_after {
+                for &item in facts.after {
                     if item == StackItem::Mark {
                         m.marks.push(pos);
                         summary.max_mark_depth = summary.max_mark_depth.max(m.marks.len());
@@ -988,8 +1550,8 @@ fn run<'de, R: Read<'de>, W: io::Write>(
         }
     }
     summary.end_offset = r.offset();
-    out.buf.extend_from_slice(b"highest protocol among opcodes = ");
-    push_u64(&mut out.buf, u64::from(summary.highest_protocol));
+    out.line.extend(b"highest protocol among opcodes = ");
+    out.line.u64(u64::from(summary.highest_protocol));
     out.end_line().map_err(DisError::Io)?;
     if !m.stack.is_empty() {
         let names: Vec<&str> = m.stack.iter().map(|s| s.name()).collect();
@@ -998,4 +1560,195 @@ fn run<'de, R: Read<'de>, W: io::Write>(
         return Err(Error::new(ErrorKind::BadArgument(msg), stop, Some(Opcode::Stop)).into());
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn text(f: impl FnOnce(&mut LineBuf)) -> String {
+        let mut buf = LineBuf::new(0);
+        f(&mut buf);
+        String::from_utf8(buf.filled().to_vec()).unwrap()
+    }
+
+    fn samples() -> Vec<u64> {
+        let mut v: Vec<u64> = (0..2000).collect();
+        for p in 1..20 {
+            let t = 10u64.pow(p);
+            v.extend([t - 1, t, t + 1, t / 3, t / 9 * 7]);
+        }
+        v.extend([u64::MAX, u64::MAX - 1, 99_999_999, 100_000_000]);
+        v
+    }
+
+    #[test]
+    fn decimals_match_to_string() {
+        for v in samples() {
+            assert_eq!(text(|b| b.u64(v)), v.to_string());
+            if let Ok(i) = i64::try_from(v) {
+                assert_eq!(text(|b| b.i64(-i)), (-i).to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn counters_match_printf() {
+        let mut pos = Counter::new(0);
+        let mut value = 0u64;
+        // Small steps with carries through every digit, then jumps.
+        let steps = (1..=9)
+            .cycle()
+            .take(30_000)
+            .chain([1000, 99_999_000, 1, 5, 7, 123_456_789, 3]);
+        for step in steps {
+            value += step;
+            pos.advance_to(value);
+            assert_eq!(text(|b| pos.write(b, 5)), format!("{value:5}"));
+            assert_eq!(text(|b| pos.write(b, 1)), value.to_string());
+        }
+        let start = Counter::new(99_999_998);
+        assert_eq!(text(|b| start.write(b, 5)), "99999998");
+    }
+
+    #[test]
+    fn quarter_floats_match_pyrepr() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.25,
+            -0.5,
+            0.75,
+            1.0,
+            2.5,
+            1e15,
+            -1e15 + 0.25,
+            281_474_976_710_655.75,
+        ];
+        values.extend((0..4000).map(|i| f64::from(i) * 0.25 - 500.0));
+        values.extend([
+            0.1,
+            1e16,
+            1e-5,
+            281_474_976_710_656.0,
+            f64::NAN,
+            f64::INFINITY,
+            5e-324,
+        ]);
+        for x in values {
+            assert_eq!(
+                text(|b| write_float(b, x).unwrap()),
+                pyrepr::float_repr(x),
+                "{x:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_reprs_match_pyrepr() {
+        let all: Vec<u8> = (0..=255).collect();
+        let cases: [&[u8]; 7] = [
+            b"",
+            b"abc",
+            b"it's",
+            b"\"'",
+            b"'",
+            b"a\\b\t\n\r\x00\x7f\x80\xff",
+            &all,
+        ];
+        for b in cases {
+            let mut want = String::new();
+            pyrepr::write_bytes_repr(&mut want, b).unwrap();
+            assert_eq!(
+                text(|buf| write_arg_repr(buf, &Arg::Bytes(b)).unwrap()),
+                want
+            );
+            want.clear();
+            pyrepr::write_bytearray_repr(&mut want, b).unwrap();
+            assert_eq!(
+                text(|buf| write_arg_repr(buf, &Arg::ByteArray(b)).unwrap()),
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn decimal_arguments_follow_python_int() {
+        let ok: &[(&[u8], i64)] = &[
+            (b"0", 0),
+            (b"007", 7),
+            (b" 12 ", 12),
+            (b"-5", -5),
+            (b"+5", 5),
+            (b"1_000", 1000),
+            (b"\t3\x0b", 3),
+        ];
+        for &(s, v) in ok {
+            assert_eq!(parse_decimal(s), Ok(ParsedInt::Small(v)), "{s:?}");
+        }
+        assert!(matches!(
+            parse_decimal(b"99999999999999999999"),
+            Ok(ParsedInt::Big(_))
+        ));
+        for bad in [
+            &b""[..],
+            b"_1",
+            b"1_",
+            b"1__0",
+            b"0x10",
+            b"1.0",
+            b"1 2",
+            b"- 1",
+            b"1\x00",
+        ] {
+            assert!(parse_decimal(bad).is_err(), "{bad:?}");
+        }
+        let long = vec![b'1'; 4301];
+        assert!(parse_decimal(&long).unwrap_err().contains("4301 digits"));
+        assert!(parse_decimal(&long[..4300]).is_ok());
+    }
+
+    #[test]
+    fn float_arguments_follow_python_float() {
+        let ok: &[(&[u8], f64)] = &[
+            (b"1.5", 1.5),
+            (b" -0.25\n", -0.25),
+            (b"1_0.5", 10.5),
+            (b".5", 0.5),
+            (b"5.", 5.0),
+            (b"1E3", 1000.0),
+            (b"1e999", f64::INFINITY),
+            (b"-Infinity", f64::NEG_INFINITY),
+            (b"inf", f64::INFINITY),
+        ];
+        for &(s, v) in ok {
+            assert_eq!(parse_float(s), Ok(v), "{s:?}");
+        }
+        assert!(parse_float(b"nan").unwrap().is_nan());
+        assert!(parse_float(b"-NaN").unwrap().is_nan());
+        for bad in [
+            &b""[..],
+            b".",
+            b"1e",
+            b"_1.0",
+            b"1._5",
+            b"1__0",
+            b"0x1p3",
+            b"infinit",
+            b"1.0\x00",
+        ] {
+            assert!(parse_float(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn big_ints_are_refused_beyond_4300_digits() {
+        let ten = BigInt::from(10);
+        let max = num_traits::pow(ten.clone(), 4300) - 1;
+        assert!(write_big_repr(&mut LineBuf::new(0), &max).is_ok());
+        assert!(write_big_repr(&mut LineBuf::new(0), &-max.clone()).is_ok());
+        assert!(write_big_repr(&mut LineBuf::new(0), &(max + 1)).is_err());
+    }
 }

@@ -2,6 +2,8 @@
 //! every valid pickle decodes, and its `Display` equals CPython's `repr(pickle.loads(data))`;
 //! every bad input is rejected with an error (never a panic) under the default limits.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test and tool code: failing loudly is the point
+
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! every small corpus pickle must decode the same through the slice and the reader paths,
 //! never panic, report errors inside the input, and render.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test and tool code: failing loudly is the point
+
 use std::fmt::Write;
 use std::path::Path;
 

@@ -2,6 +2,8 @@
 //! `tests/data/text_cases.json` by `scripts/make_text_cases.py` (parse functions through the C
 //! unpickler, reprs through `repr()`). Outputs and error messages are compared exactly.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test and tool code: failing loudly is the point
+
 use std::str::FromStr;
 
 use brine::pyrepr;
