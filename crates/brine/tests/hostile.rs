@@ -101,27 +101,24 @@ fn deep_nesting_decodes_displays_and_drops_without_recursion() {
     assert!(text.starts_with("[[[[") && text.ends_with("]]]]"));
 }
 
+/// Decodes `data` under `limits` and returns the limit that stopped it.
+fn limit_hit(data: &[u8], limits: Limits) -> (Limit, brine::Error) {
+    let e = with_limits(data, limits).expect_err("a limit should be hit");
+    match e.kind() {
+        ErrorKind::LimitExceeded { limit, .. } => (*limit, e),
+        _ => panic!("not a limit error: {e}"),
+    }
+}
+
 #[test]
 fn each_limit_is_named_when_hit() {
     let marks = vec![b'('; 100];
-    let e = with_limits(
-        &marks,
-        Limits {
-            max_depth: 50,
-            ..Limits::default()
-        },
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            e.kind(),
-            ErrorKind::LimitExceeded {
-                limit: Limit::Depth,
-                max: 50
-            }
-        ),
-        "{e}"
-    );
+    let max_depth = Limits {
+        max_depth: 50,
+        ..Limits::default()
+    };
+    let (limit, e) = limit_hit(&marks, max_depth);
+    assert_eq!(limit, Limit::Depth);
     assert_eq!(
         e.to_string(),
         "limit max_depth (50) exceeded, at byte 50 (MARK)"
@@ -133,88 +130,43 @@ fn each_limit_is_named_when_hit() {
         .chain((0..20u8).flat_map(|i| [b'q', i]))
         .chain(*b".")
         .collect();
-    let e = with_limits(
-        &puts,
-        Limits {
-            max_memo: 10,
-            ..Limits::default()
-        },
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            e.kind(),
-            ErrorKind::LimitExceeded {
-                limit: Limit::Memo,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    let max_memo = Limits {
+        max_memo: 10,
+        ..Limits::default()
+    };
+    assert_eq!(limit_hit(&puts, max_memo).0, Limit::Memo);
 
     let mut list = b"](".to_vec();
-    for _ in 0..100 {
-        list.extend_from_slice(b"N");
-    }
+    list.extend(std::iter::repeat(b'N').take(100));
     list.extend_from_slice(b"e.");
-    let e = with_limits(
-        &list,
-        Limits {
-            max_container_len: 50,
-            ..Limits::default()
-        },
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            e.kind(),
-            ErrorKind::LimitExceeded {
-                limit: Limit::ContainerLen,
-                ..
-            }
-        ),
-        "{e}"
-    );
     assert!(with_limits(&list, Limits::default()).is_ok());
-
-    let e = with_limits(
-        &list,
-        Limits {
-            max_alloc_bytes: 100,
-            ..Limits::default()
-        },
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            e.kind(),
-            ErrorKind::LimitExceeded {
-                limit: Limit::AllocBytes,
-                ..
-            }
+    for (limits, want) in [
+        (
+            Limits {
+                max_container_len: 50,
+                ..Limits::default()
+            },
+            Limit::ContainerLen,
         ),
-        "{e}"
-    );
-
-    let e = with_limits(
-        &list,
-        Limits {
-            max_input_bytes: 10,
-            ..Limits::default()
-        },
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            e.kind(),
-            ErrorKind::LimitExceeded {
-                limit: Limit::InputBytes,
-                ..
-            }
+        (
+            Limits {
+                max_alloc_bytes: 100,
+                ..Limits::default()
+            },
+            Limit::AllocBytes,
         ),
-        "{e}"
-    );
-    assert_eq!(e.classify(), Category::Limit);
+        (
+            Limits {
+                max_input_bytes: 10,
+                ..Limits::default()
+            },
+            Limit::InputBytes,
+        ),
+    ] {
+        let (limit, e) = limit_hit(&list, limits);
+        assert_eq!(limit, want, "{e}");
+        assert_eq!(e.classify(), Category::Limit);
+    }
 }
 
 #[test]
