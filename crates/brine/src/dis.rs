@@ -1131,7 +1131,7 @@ fn read_arg<'s, 'de: 's, R: Read<'de>>(
         Ok(None) => Err(err(ErrorKind::Truncated)),
         Err(e) => Err(io_err(e)),
     };
-    let line = |r: &mut R| match r.read_line() {
+    let line = |r: &mut R| match r.read_line_unbounded() {
         Ok(Some(b)) => Ok(b),
         Ok(None) => Err(err(ErrorKind::Truncated)),
         Err(e) => Err(io_err(e)),

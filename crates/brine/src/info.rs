@@ -284,10 +284,10 @@ fn skip_argument<'de, R: Read<'de>>(
         | ArgKind::DecimalnlShort
         | ArgKind::DecimalnlLong
         | ArgKind::Floatnl => {
-            let Some(line) = r.read_line()? else {
+            let Some(line) = r.read_line_unbounded()? else {
                 return Ok(Some(Err(())));
             };
-            if kind == ArgKind::StringnlNoescapePair && r.read_line()?.is_none() {
+            if kind == ArgKind::StringnlNoescapePair && r.read_line_unbounded()?.is_none() {
                 return Ok(Some(Err(())));
             }
             if op == Opcode::Put {

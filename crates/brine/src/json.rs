@@ -717,7 +717,9 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
                 Some(i) if bare && i.unsigned_abs() <= MAX_SAFE_INT => self.out.int(i),
                 _ => {
                     self.open_tagged(tag_id, "$int");
-                    self.out.string(b.to_string().as_bytes());
+                    let mut text = String::new();
+                    let _ = crate::pyrepr::write_int_repr(&mut text, b);
+                    self.out.string(text.as_bytes());
                     self.push_tail(origin);
                 }
             },

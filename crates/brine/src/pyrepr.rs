@@ -323,6 +323,22 @@ pub fn write_complex_repr<W: Write>(out: &mut W, re: f64, im: f64) -> fmt::Resul
     }
 }
 
+/// Ints wider than this many bits are written in hex: decimal conversion is quadratic, and
+/// CPython itself refuses to print ints of more than 4300 digits (about 14,000 bits).
+pub const HEX_INT_BITS: u64 = 1 << 17;
+
+/// Write an int as a Python literal: decimal, or `0x...` hex (the same value, also valid
+/// Python) when it has more than [`HEX_INT_BITS`] bits, so that printing stays linear.
+pub fn write_int_repr<W: Write>(out: &mut W, i: &num_bigint::BigInt) -> fmt::Result {
+    if i.bits() <= HEX_INT_BITS {
+        return write!(out, "{i}");
+    }
+    if i.sign() == num_bigint::Sign::Minus {
+        out.write_char('-')?;
+    }
+    write!(out, "0x{:x}", i.magnitude())
+}
+
 /// `repr(x)` of a float as a `String`.
 pub fn float_repr(x: f64) -> String {
     let mut s = String::new();

@@ -19,12 +19,32 @@ pub trait Read<'de>: private::Sealed {
     /// Exactly `n` bytes (borrowed when possible), or `None` if the input ends first.
     /// Memory grows with the bytes actually read, never with `n` alone.
     fn read_bytes(&mut self, n: u64) -> io::Result<Option<Cow<'de, [u8]>>>;
-    /// The bytes up to the next `\n` (which is consumed, not returned), or `None` if the
-    /// input ends first.
-    fn read_line(&mut self) -> io::Result<Option<Cow<'de, [u8]>>>;
+    /// The bytes up to the next `\n` (which is consumed, not returned), if one comes
+    /// within `max` bytes.
+    fn read_line(&mut self, max: u64) -> io::Result<Line<'de>>;
+    /// The bytes up to the next `\n`, however long, or `None` if the input ends first.
+    fn read_line_unbounded(&mut self) -> io::Result<Option<Cow<'de, [u8]>>> {
+        match self.read_line(u64::MAX)? {
+            Line::Line(l) => Ok(Some(l)),
+            Line::Eof | Line::TooLong => Ok(None),
+        }
+    }
+    /// Whether payloads are borrowed from the input (true for a slice) rather than copied.
+    fn borrows(&self) -> bool;
     /// Whether at least `n` more bytes are available. A streaming source answers `true`
     /// when it cannot tell without buffering more than a frame's worth.
     fn has_at_least(&mut self, n: u64) -> io::Result<bool>;
+}
+
+/// What [`Read::read_line`] found.
+#[derive(Debug)]
+pub enum Line<'de> {
+    /// The line, without its `\n`.
+    Line(Cow<'de, [u8]>),
+    /// The input ended before a `\n`.
+    Eof,
+    /// No `\n` within the allowed length.
+    TooLong,
 }
 
 /// Reads from a byte slice; payloads borrow from it.
@@ -99,15 +119,20 @@ impl<'de> Read<'de> for SliceRead<'de> {
     }
 
     #[inline]
-    fn read_line(&mut self) -> io::Result<Option<Cow<'de, [u8]>>> {
+    fn read_line(&mut self, max: u64) -> io::Result<Line<'de>> {
         let rest = self.remaining();
         match memchr::memchr(b'\n', rest) {
+            Some(i) if i as u64 > max => Ok(Line::TooLong),
             Some(i) => {
                 self.pos += i + 1;
-                Ok(Some(Cow::Borrowed(&rest[..i])))
+                Ok(Line::Line(Cow::Borrowed(&rest[..i])))
             }
-            None => Ok(None),
+            None => Ok(Line::Eof),
         }
+    }
+
+    fn borrows(&self) -> bool {
+        true
     }
 
     fn has_at_least(&mut self, n: u64) -> io::Result<bool> {
@@ -194,6 +219,17 @@ impl<R: io::Read> IoRead<R> {
         }
     }
 
+    /// Gives memory back after a long line or frame check made the buffer large.
+    fn shrink(&mut self) {
+        if self.buf.len() > 4 * CHUNK && self.end - self.pos <= CHUNK {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+            self.buf.truncate(2 * CHUNK);
+            self.buf.shrink_to_fit();
+        }
+    }
+
     /// Buffers at least `n` bytes if the input has them; false if it ends first.
     fn ensure(&mut self, n: usize) -> io::Result<bool> {
         while self.available().len() < n {
@@ -251,24 +287,36 @@ impl<R: io::Read> Read<'static> for IoRead<R> {
             out.extend_from_slice(&avail[..take]);
             self.consume(take);
         }
+        self.shrink();
         Ok(Some(Cow::Owned(out)))
     }
 
-    fn read_line(&mut self) -> io::Result<Option<Cow<'static, [u8]>>> {
+    fn read_line(&mut self, max: u64) -> io::Result<Line<'static>> {
         let mut searched = 0;
         loop {
             let avail = self.available();
             if let Some(i) = memchr::memchr(b'\n', &avail[searched..]) {
                 let end = searched + i;
+                if end as u64 > max {
+                    return Ok(Line::TooLong);
+                }
                 let line = avail[..end].to_vec();
                 self.consume(end + 1);
-                return Ok(Some(Cow::Owned(line)));
+                self.shrink();
+                return Ok(Line::Line(Cow::Owned(line)));
             }
             searched = avail.len();
+            if searched as u64 > max {
+                return Ok(Line::TooLong);
+            }
             if !self.fill_more()? {
-                return Ok(None);
+                return Ok(Line::Eof);
             }
         }
+    }
+
+    fn borrows(&self) -> bool {
+        false
     }
 
     fn has_at_least(&mut self, n: u64) -> io::Result<bool> {

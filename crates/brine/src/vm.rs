@@ -14,7 +14,7 @@ use crate::keys::{key_eq, key_hash, KeyIndex, INDEX_THRESHOLD};
 use crate::limits::Limit;
 use crate::opcode::Opcode;
 use crate::pytext::{self, ParsedInt};
-use crate::read::Read;
+use crate::read::{Line, Read};
 use crate::value::{Buffer, CallKind, Global, Graph, Node, NodeId, Object, PyStr, Value};
 
 /// Highest protocol CPython 3.11 knows.
@@ -34,38 +34,46 @@ struct Memo {
 }
 
 impl Memo {
+    /// How far past its end the dense array may grow for one key: keys CPython writes are
+    /// consecutive, and a sparse one must not make the array (unaccounted) huge.
+    const DENSE_SLACK: usize = 64;
+
     #[inline]
     fn get(&self, key: u64) -> Option<Value> {
-        if let Some(slot) = self.dense.get(key as usize) {
+        if let Some(slot) = usize::try_from(key).ok().and_then(|k| self.dense.get(k)) {
             return *slot;
         }
         self.sparse.get(&key).copied()
     }
 
-    /// Stores a value; returns true when the key was new.
+    /// Stores a value; returns how many slots it added (0 when it replaced an entry).
     #[inline]
-    fn put(&mut self, key: u64, v: Value) -> bool {
-        let k = key as usize;
+    fn put(&mut self, key: u64, v: Value) -> usize {
+        let k = usize::try_from(key).unwrap_or(usize::MAX);
         if k == self.dense.len() && self.sparse.is_empty() {
             self.dense.push(Some(v));
             self.len += 1;
-            return true;
+            return 1;
         }
-        if k < self.dense.len() {
-            let new = self.dense[k].is_none();
-            self.dense[k] = Some(v);
+        if let Some(slot) = self.dense.get_mut(k) {
+            let new = slot.is_none();
+            *slot = Some(v);
             self.len += new as usize;
-            return new;
+            return new as usize;
         }
-        if key <= (self.dense.len() as u64) * 2 + 1024 && self.sparse.is_empty() {
+        if k <= self.dense.len() + Self::DENSE_SLACK && self.sparse.is_empty() {
+            let added = k + 1 - self.dense.len();
             self.dense.resize(k + 1, None);
-            self.dense[k] = Some(v);
+            if let Some(slot) = self.dense.get_mut(k) {
+                *slot = Some(v);
+            }
             self.len += 1;
-            return true;
+            return added;
         }
         let new = self.sparse.insert(key, v).is_none();
         self.len += new as usize;
-        new
+        // A map entry costs about three dense slots.
+        3 * new as usize
     }
 }
 
@@ -330,8 +338,29 @@ impl<'a, 'o> Machine<'a, 'o> {
         }
     }
 
+    /// Input bytes this pickle may still span.
+    fn input_left<R: Read<'a>>(&self, r: &R) -> u64 {
+        let used = r.offset().saturating_sub(self.start);
+        self.opts.limits.max_input_bytes.saturating_sub(used)
+    }
+
     #[inline]
     fn bytes<R: Read<'a>>(&self, r: &mut R, n: u64) -> Result<Cow<'a, [u8]>> {
+        // A stream would copy the claimed length before finding out it is too much, so
+        // check the budgets first there. A slice is only borrowed from: the reader checks
+        // the length against the real input (CPython's "truncated"), then the budget.
+        let over_input = n > self.input_left(r);
+        if !r.borrows() {
+            if over_input {
+                return Err(self.limit(Limit::InputBytes, self.opts.limits.max_input_bytes));
+            }
+            if n > self.opts.limits.max_alloc_bytes.saturating_sub(self.alloc) {
+                return Err(self.limit(Limit::AllocBytes, self.opts.limits.max_alloc_bytes));
+            }
+        }
+        if over_input && r.has_at_least(n).unwrap_or(false) {
+            return Err(self.limit(Limit::InputBytes, self.opts.limits.max_input_bytes));
+        }
         match r.read_bytes(n) {
             Ok(Some(b)) => Ok(b),
             Ok(None) => Err(self.err(ErrorKind::Truncated)),
@@ -340,9 +369,22 @@ impl<'a, 'o> Machine<'a, 'o> {
     }
 
     fn line<R: Read<'a>>(&self, r: &mut R) -> Result<Cow<'a, [u8]>> {
-        match r.read_line() {
-            Ok(Some(b)) => Ok(b),
-            Ok(None) => Err(self.err(ErrorKind::Truncated)),
+        let input_left = self.input_left(r);
+        let alloc_left = self.opts.limits.max_alloc_bytes.saturating_sub(self.alloc);
+        let max = if r.borrows() {
+            input_left
+        } else {
+            input_left.min(alloc_left)
+        };
+        match r.read_line(max) {
+            Ok(Line::Line(b)) => Ok(b),
+            Ok(Line::Eof) => Err(self.err(ErrorKind::Truncated)),
+            Ok(Line::TooLong) if input_left <= alloc_left || r.borrows() => {
+                Err(self.limit(Limit::InputBytes, self.opts.limits.max_input_bytes))
+            }
+            Ok(Line::TooLong) => {
+                Err(self.limit(Limit::AllocBytes, self.opts.limits.max_alloc_bytes))
+            }
             Err(e) => Err(self.io_err(e)),
         }
     }
@@ -420,16 +462,15 @@ impl<'a, 'o> Machine<'a, 'o> {
         if self.memo.len >= self.opts.limits.max_memo && self.memo.get(key).is_none() {
             return Err(self.limit(Limit::Memo, self.opts.limits.max_memo));
         }
-        if self.memo.put(key, v) {
-            self.charge(ITEM_COST)?;
-        }
+        let slots = self.memo.put(key, v);
+        self.charge(slots as u64 * ITEM_COST)?;
         Ok(())
     }
 
     /// A memo key written in decimal (GET, PUT), read as `int(text, 10)` reads it.
     fn decimal_key(&self, line: &[u8]) -> Result<u64> {
-        let text = String::from_utf8_lossy(line);
-        let t = text.trim();
+        let text = std::str::from_utf8(line).unwrap_or("\u{fffd}");
+        let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
         let (negative, digits) = match t.as_bytes().first() {
             Some(b'-') => (true, &t[1..]),
             Some(b'+') => (false, &t[1..]),
@@ -483,11 +524,17 @@ impl<'a, 'o> Machine<'a, 'o> {
                 }
             }
         }
-        let cost = (g.module.as_bytes().len() + g.name.as_bytes().len()) as u64;
+        let cost = (g.module.as_bytes().len()
+            + g.name.as_bytes().len()
+            + std::mem::size_of::<Global>()) as u64;
         self.new_node(Node::Global(Box::new(g)), cost)
     }
 
     fn global_line_str(&self, b: Cow<'a, [u8]>, ascii_only: bool) -> Result<PyStr<'a>> {
+        if b.is_empty() {
+            // CPython's readline check: a line shorter than 2 bytes (with its newline).
+            return Err(self.err(ErrorKind::Truncated));
+        }
         if ascii_only && !b.is_ascii() {
             return Err(self.err(ErrorKind::BadString(
                 "module and class names must be ASCII".into(),
@@ -520,20 +567,11 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     // ----- containers -------------------------------------------------------------------
 
+    /// CPython's `hash()` would fail on a list, dict, set, bytearray, OrderedDict or slice,
+    /// also inside a tuple used as a key.
     fn check_hashable(&self, v: Value) -> Result<()> {
-        if let Some(n) = self.node_of(v) {
-            if matches!(
-                n,
-                Node::List(_)
-                    | Node::Dict(_)
-                    | Node::Set(_)
-                    | Node::ByteArray(_)
-                    | Node::OrderedDict(_)
-            ) {
-                return Err(self.err(ErrorKind::Unhashable(format!("'{}'", n.type_name()))));
-            }
-        }
-        Ok(())
+        check_hashable(&self.graph, v)
+            .map_err(|t| self.err(ErrorKind::Unhashable(format!("'{t}'"))))
     }
 
     /// Appends `self.stack[at..]` to the list (or object) `target`, then drops them from
@@ -611,7 +649,11 @@ impl<'a, 'o> Machine<'a, 'o> {
                         }
                     }
                 }
+                let indexed = entries.len() > INDEX_THRESHOLD;
                 self.put_entries(id, entries);
+                if indexed {
+                    self.charge(n as u64 * KeyIndex::BYTES_PER_KEY)?;
+                }
             }
             Some(Node::Object(_)) => {
                 if let Some(Node::Object(o)) = self.graph.node_mut(id) {
@@ -701,7 +743,11 @@ impl<'a, 'o> Machine<'a, 'o> {
                         note_key(&self.graph, &mut self.indexes, id, k, members.len() - 1);
                     }
                 }
+                let indexed = members.len() > INDEX_THRESHOLD;
                 self.put_members(id, members);
+                if indexed {
+                    self.charge(n as u64 * KeyIndex::BYTES_PER_KEY)?;
+                }
             }
             Some(Node::Object(_)) => {
                 if let Some(Node::Object(o)) = self.graph.node_mut(id) {
@@ -767,12 +813,23 @@ impl<'a, 'o> Machine<'a, 'o> {
             set_items: Vec::new(),
             offset: self.pos,
         };
-        let call = self.new_node(Node::Object(Box::new(obj)), 0)?;
+        let call = self.new_node(
+            Node::Object(Box::new(obj)),
+            std::mem::size_of::<Object>() as u64,
+        )?;
         if kind == CallKind::Reduce && self.opts.native_reductions {
             // copyreg._reconstructor becomes a NEWOBJ-like object with an empty argument tuple.
-            self.empty_tuple()?;
-            if let Some(native) = self.native_reduction(callable, args)? {
-                let v = self.new_node(native, 0)?;
+            let empty = self.empty_tuple()?;
+            if let Some(native) = self.native_reduction(callable, args, empty)? {
+                // The native value copies what the call's arguments held.
+                let cost = match &native {
+                    Node::Bytes(b) | Node::ByteArray(b) => b.len() as u64,
+                    Node::Set(v) | Node::FrozenSet(v) => v.len() as u64 * ITEM_COST,
+                    Node::Object(_) => std::mem::size_of::<Object>() as u64,
+                    Node::Global(g) => (g.module.as_bytes().len() + g.name.as_bytes().len()) as u64,
+                    _ => 0,
+                };
+                let v = self.new_node(native, cost)?;
                 if let (Value::Ref(n), Value::Ref(c)) = (v, call) {
                     self.graph.set_origin(n, c);
                 }
@@ -782,8 +839,21 @@ impl<'a, 'o> Machine<'a, 'o> {
         Ok(call)
     }
 
+    /// Set members as CPython's `set(items)` keeps them: hashable, without duplicates.
+    fn hashable_unique(&self, items: Vec<Value>) -> Result<Vec<Value>> {
+        for k in &items {
+            self.check_hashable(*k)?;
+        }
+        Ok(unique_keys(&self.graph, items))
+    }
+
     /// CPython's own data-only reductions, turned into the native values they build.
-    fn native_reduction(&self, callable: Value, args: Value) -> Result<Option<Node<'a>>> {
+    fn native_reduction(
+        &self,
+        callable: Value,
+        args: Value,
+        empty: Value,
+    ) -> Result<Option<Node<'a>>> {
         let Some(Node::Global(g)) = self.node_of(callable) else {
             return Ok(None);
         };
@@ -840,11 +910,15 @@ impl<'a, 'o> Machine<'a, 'o> {
                 latin1_of(s).map(|b| Node::ByteArray(Cow::Owned(b)))
             }
             ("builtins", "set", &[]) => Some(Node::Set(Vec::new())),
-            ("builtins", "set", &[l]) => items_of(l).map(|v| Node::Set(unique_keys(g, v))),
+            ("builtins", "set", &[l]) => match items_of(l) {
+                Some(v) => Some(Node::Set(self.hashable_unique(v)?)),
+                None => None,
+            },
             ("builtins", "frozenset", &[]) => Some(Node::FrozenSet(Vec::new())),
-            ("builtins", "frozenset", &[l]) => {
-                items_of(l).map(|v| Node::FrozenSet(unique_keys(g, v)))
-            }
+            ("builtins", "frozenset", &[l]) => match items_of(l) {
+                Some(v) => Some(Node::FrozenSet(self.hashable_unique(v)?)),
+                None => None,
+            },
             ("builtins", "complex", &[re]) => num(re).map(|re| Node::Complex(re, 0.0)),
             ("builtins", "complex", &[re, im]) => match (num(re), num(im)) {
                 (Some(re), Some(im)) => Some(Node::Complex(re, im)),
@@ -893,10 +967,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                     Some(Node::Object(Box::new(Object {
                         kind: CallKind::NewObj,
                         callable: cls,
-                        args: match self.empty_tuple {
-                            Some(t) => t,
-                            None => return Ok(None),
-                        },
+                        args: empty,
                         kwargs: None,
                         state: Vec::new(),
                         list_items: Vec::new(),
@@ -1400,8 +1471,6 @@ fn find_in<T>(
     });
     index
         .candidates(key_hash(g, key))
-        .iter()
-        .map(|&i| i as usize)
         .find(|&i| items.get(i).is_some_and(|e| key_eq(g, key_of(e), key)))
 }
 
@@ -1420,32 +1489,45 @@ fn note_key(
     }
 }
 
+/// The type name of the first unhashable value in `v` (looking into tuples, within a work
+/// budget), if any.
+fn check_hashable(g: &Graph<'_>, v: Value) -> Result<(), &'static str> {
+    let mut todo = vec![v];
+    let mut budget = crate::keys::WORK_BUDGET;
+    while let Some(v) = todo.pop() {
+        match g.deref(v) {
+            Some(
+                n @ (Node::List(_)
+                | Node::Dict(_)
+                | Node::Set(_)
+                | Node::ByteArray(_)
+                | Node::OrderedDict(_)
+                | Node::Slice(_)),
+            ) => return Err(n.type_name()),
+            Some(Node::Tuple(items)) if budget > items.len() => {
+                budget -= items.len();
+                todo.extend(items.iter().copied().filter(|x| matches!(x, Value::Ref(_))));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// `items` without later duplicates (by Python equality), in first-seen order.
 fn unique_keys(g: &Graph<'_>, items: Vec<Value>) -> Vec<Value> {
     if items.len() < 2 {
         return items;
     }
+    // A scratch index for this one list, under an id no node has.
+    let mut scratch = HashMap::new();
+    let id = NodeId(u32::MAX);
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
-    if items.len() <= INDEX_THRESHOLD {
-        for k in items {
-            if !out.iter().any(|&x| key_eq(g, x, k)) {
-                out.push(k);
-            }
-        }
-        return out;
-    }
-    let mut index = KeyIndex::default();
     for k in items {
-        let h = key_hash(g, k);
-        if index
-            .candidates(h)
-            .iter()
-            .any(|&i| key_eq(g, out[i as usize], k))
-        {
-            continue;
+        if find_in(g, &mut scratch, id, &out, |v| *v, k).is_none() {
+            out.push(k);
+            note_key(g, &mut scratch, id, k, out.len() - 1);
         }
-        index.insert(h, out.len() as u32);
-        out.push(k);
     }
     out
 }

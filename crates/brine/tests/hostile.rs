@@ -29,18 +29,28 @@ fn length_claiming_2_pow_63_bytes_is_truncation_not_allocation() {
         let mut data = vec![0x80, 5, op];
         data.extend_from_slice(&(1u64 << 63).to_le_bytes());
         data.extend_from_slice(b"abc.");
-        // A streaming source cannot check a frame longer than what it buffers ahead
-        // (1 MiB); the opcodes inside still are.
-        let errors = if op == 0x95 {
-            vec![decode_err(&data)]
-        } else {
-            vec![decode_err(&data), decode_err_reader(&data)]
-        };
-        for e in errors {
-            assert!(matches!(e.kind(), ErrorKind::Truncated), "{e}");
+        let e = decode_err(&data);
+        assert!(matches!(e.kind(), ErrorKind::Truncated), "{e}");
+        assert_eq!(e.offset(), 2, "{e}");
+        assert_eq!(e.opcode().map(Opcode::byte), Some(op));
+        assert_eq!(e.classify(), Category::Eof);
+        // A stream cannot see that the input is shorter, but 2**63 bytes is more than one
+        // pickle may span (max_input_bytes), so nothing is read or allocated. A streaming
+        // source does not check a FRAME longer than what it buffers ahead (1 MiB); the
+        // opcodes inside it still are.
+        if op != 0x95 {
+            let e = decode_err_reader(&data);
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::LimitExceeded {
+                        limit: Limit::InputBytes,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
             assert_eq!(e.offset(), 2, "{e}");
-            assert_eq!(e.opcode().map(Opcode::byte), Some(op));
-            assert_eq!(e.classify(), Category::Eof);
         }
     }
     // BINUNICODE / BINBYTES with a 4 GiB claim.
@@ -387,4 +397,176 @@ fn duplicate_keys_in_large_dicts_and_sets_use_the_hash_index() {
     let g =
         brine::from_slice(b"\x80\x04(K\x01K\x01G?\xf0\x00\x00\x00\x00\x00\x00\x91.").expect("fs");
     assert_eq!(g.root().to_string(), "frozenset({1})");
+}
+
+// ----- regressions from the review of the first version ------------------------------------
+
+#[test]
+fn sparse_memo_keys_do_not_grow_a_dense_array() {
+    // LONG_BINPUT keys 1024, 3072, 7168, ... each about double the last: once made the
+    // dense memo array double per PUT (8 GiB at the 22nd) with nothing charged.
+    let mut data = b"\x80\x02N".to_vec();
+    let mut k: u64 = 1024;
+    while k < 1 << 32 {
+        data.push(b'r');
+        data.extend_from_slice(&(k as u32).to_le_bytes());
+        k = k * 2 + 1024;
+    }
+    data.push(b'.');
+    let limits = Limits {
+        max_alloc_bytes: 1 << 16,
+        ..Limits::default()
+    };
+    assert_eq!(with_limits(&data, limits).expect("small memo"), "None");
+}
+
+#[test]
+fn keys_sharing_subtuples_are_compared_within_a_budget() {
+    // Two keys, each a 3**19-leaf tuple tree described in 60 bytes through DUP.
+    let mut data = b"\x80\x02}(".to_vec();
+    for _ in 0..2 {
+        data.extend_from_slice(b"K\x01");
+        for _ in 0..19 {
+            data.extend_from_slice(b"22\x87");
+        }
+        data.push(b'N');
+    }
+    data.extend_from_slice(b"u.");
+    let g = brine::from_slice(&data).expect("decodes in bounded time");
+    // Too large to compare by value, so they stay two keys (CPython would take hours).
+    assert_eq!(g.root().len(), Some(2));
+}
+
+#[test]
+fn frozenset_keys_hash_by_their_members() {
+    // 20 keys (so the hash index is used), then frozenset({1, 2}) written in both orders.
+    let mut data = b"\x80\x04}(".to_vec();
+    for i in 0..20u8 {
+        data.extend_from_slice(&[b'K', i, b'N']);
+    }
+    data.extend_from_slice(b"(K\x01K\x02\x91X\x01\x00\x00\x00a(K\x02K\x01\x91X\x01\x00\x00\x00bu.");
+    let g = brine::from_slice(&data).expect("dict");
+    assert_eq!(g.root().len(), Some(21));
+    assert!(g.root().to_string().ends_with("frozenset({1, 2}): 'b'}"));
+}
+
+#[test]
+fn copies_made_by_native_reductions_are_charged() {
+    // bytes(b'x' * 1 MiB) rebuilt 3 times from the memo: each copy counts.
+    let mut data = b"\x80\x02cbuiltins\nbytes\nq\x00B".to_vec();
+    data.extend_from_slice(&(1u32 << 20).to_le_bytes());
+    data.extend(std::iter::repeat(b'x').take(1 << 20));
+    data.extend_from_slice(b"\x85q\x010");
+    for _ in 0..3 {
+        data.extend_from_slice(b"h\x00h\x01R0");
+    }
+    data.extend_from_slice(b"N.");
+    let limits = Limits {
+        max_alloc_bytes: 2 << 20,
+        ..Limits::default()
+    };
+    let (limit, _) = limit_hit(&data, limits);
+    assert_eq!(limit, Limit::AllocBytes);
+}
+
+#[test]
+fn a_stream_cannot_make_one_opcode_read_past_the_limits() {
+    let limits = || Limits {
+        max_input_bytes: 1000,
+        max_alloc_bytes: 1000,
+        ..Limits::default()
+    };
+    // BINBYTES8 claiming 2**40 bytes of an endless stream.
+    let mut head = b"\x80\x04\x8e".to_vec();
+    head.extend_from_slice(&(1u64 << 40).to_le_bytes());
+    let endless = std::io::Read::chain(&head[..], std::io::repeat(b'x'));
+    let mut d = Decoder::new(Options {
+        limits: limits(),
+        ..Options::default()
+    });
+    let e = d.decode_reader(endless).expect_err("limit");
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::LimitExceeded {
+                limit: Limit::InputBytes,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // An INT line that never ends.
+    let endless = std::io::Read::chain(&b"I"[..], std::io::repeat(b'1'));
+    let mut d = Decoder::new(Options {
+        limits: limits(),
+        ..Options::default()
+    });
+    let e = d.decode_reader(endless).expect_err("limit");
+    assert!(matches!(e.kind(), ErrorKind::LimitExceeded { .. }), "{e}");
+}
+
+#[test]
+fn huge_ints_print_in_hex_in_linear_time() {
+    // LONG4 with 1 MiB of 0x01 bytes: 8 million bits.
+    let mut data = b"\x8b".to_vec();
+    data.extend_from_slice(&(1u32 << 20).to_le_bytes());
+    data.extend(std::iter::repeat(1u8).take(1 << 20));
+    data.push(b'.');
+    let g = brine::from_slice(&data).expect("long");
+    let text = g.root().to_string();
+    assert!(
+        text.starts_with("0x10101") && text.len() == 2 + 2 * (1 << 20) - 1,
+        "{}",
+        &text[..20]
+    );
+}
+
+#[test]
+fn int_and_float_keys_compare_exactly_at_the_edges() {
+    // {2**63 - 1: 'a', 2.0**63: 'b'}: different keys (an int conversion once saturated).
+    let data = b"(\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7fX\x01\x00\x00\x00aGC\xe0\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00bd.";
+    let g = brine::from_slice(data).expect("dict");
+    assert_eq!(
+        g.root().to_string(),
+        "{9223372036854775807: 'a', 9.223372036854776e+18: 'b'}"
+    );
+    // int(1.701e38) and 1.701e38 are one key, also through the hash index (> 16 keys).
+    let mut data = b"\x80\x02}(".to_vec();
+    for i in 0..20u8 {
+        data.extend_from_slice(&[b'K', i, b'N']);
+    }
+    let big: u128 = 170_099_999_999_999_990_938_343_446_679_146_987_520;
+    data.extend_from_slice(b"\x8a\x10");
+    data.extend_from_slice(&big.to_le_bytes());
+    data.extend_from_slice(
+        b"X\x01\x00\x00\x00aG\x47\xdf\xfe\x04\x5f\xe9\x91\x80X\x01\x00\x00\x00bu.",
+    );
+    let g = brine::from_slice(&data).expect("dict");
+    assert_eq!(g.root().len(), Some(21));
+    assert!(g
+        .root()
+        .to_string()
+        .ends_with("170099999999999990938343446679146987520: 'b'}"));
+}
+
+#[test]
+fn unhashable_members_are_refused_also_inside_tuples_and_native_sets() {
+    for data in [
+        &b"\x80\x02c__builtin__\nset\n]]a\x85R."[..],
+        &b"\x80\x04\x8f(K\x01]\x85\x90."[..],
+        &b"\x80\x02}]\x85Ns."[..],
+    ] {
+        let e = decode_err(data);
+        assert!(matches!(e.kind(), ErrorKind::Unhashable(_)), "{e}");
+    }
+}
+
+#[test]
+fn empty_global_lines_and_unicode_spaces_in_memo_keys_are_refused() {
+    assert!(matches!(
+        decode_err(b"c\nfoo\n.").kind(),
+        ErrorKind::Truncated
+    ));
+    let e = decode_err("K\x01p1\u{a0}\ng1\n.".as_bytes());
+    assert!(matches!(e.kind(), ErrorKind::BadMemoKey(_)), "{e}");
 }

@@ -196,7 +196,7 @@ fn open<'g, W: Write>(
         }
     }
     let frame = match node {
-        Node::Int(b) => return write!(out, "{b}").map(|_| None),
+        Node::Int(b) => return pyrepr::write_int_repr(out, b).map(|_| None),
         Node::Str(s) => return pyrepr::write_str_repr(out, s.chars()).map(|_| None),
         Node::Bytes(b) => return pyrepr::write_bytes_repr(out, b).map(|_| None),
         Node::ByteArray(b) => return pyrepr::write_bytearray_repr(out, b).map(|_| None),
