@@ -569,9 +569,14 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     /// CPython's `hash()` would fail on a list, dict, set, bytearray, OrderedDict or slice,
     /// also inside a tuple used as a key.
+    #[inline(always)]
     fn check_hashable(&self, v: Value) -> Result<()> {
-        check_hashable(&self.graph, v)
-            .map_err(|t| self.err(ErrorKind::Unhashable(format!("'{t}'"))))
+        // Almost every key is a scalar or a str: decide those inline.
+        match self.graph.deref(v) {
+            None | Some(Node::Str(_) | Node::Bytes(_) | Node::Int(_) | Node::Global(_)) => Ok(()),
+            Some(_) => check_hashable(&self.graph, v)
+                .map_err(|t| self.err(ErrorKind::Unhashable(format!("'{t}'")))),
+        }
     }
 
     /// Appends `self.stack[at..]` to the list (or object) `target`, then drops them from
@@ -1492,18 +1497,20 @@ fn note_key(
 /// The type name of the first unhashable value in `v` (looking into tuples, within a work
 /// budget), if any.
 fn check_hashable(g: &Graph<'_>, v: Value) -> Result<(), &'static str> {
+    // Almost every key is a scalar or a str: answer those without allocating.
+    match g.deref(v) {
+        None | Some(Node::Str(_) | Node::Bytes(_) | Node::Int(_) | Node::Global(_)) => {
+            return Ok(())
+        }
+        Some(Node::Tuple(_)) => {}
+        Some(n) if is_unhashable(n) => return Err(n.type_name()),
+        Some(_) => return Ok(()),
+    }
     let mut todo = vec![v];
     let mut budget = crate::keys::WORK_BUDGET;
     while let Some(v) = todo.pop() {
         match g.deref(v) {
-            Some(
-                n @ (Node::List(_)
-                | Node::Dict(_)
-                | Node::Set(_)
-                | Node::ByteArray(_)
-                | Node::OrderedDict(_)
-                | Node::Slice(_)),
-            ) => return Err(n.type_name()),
+            Some(n) if is_unhashable(n) => return Err(n.type_name()),
             Some(Node::Tuple(items)) if budget > items.len() => {
                 budget -= items.len();
                 todo.extend(items.iter().copied().filter(|x| matches!(x, Value::Ref(_))));
@@ -1512,6 +1519,19 @@ fn check_hashable(g: &Graph<'_>, v: Value) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// Whether CPython's `hash()` fails on this kind of value.
+fn is_unhashable(n: &Node<'_>) -> bool {
+    matches!(
+        n,
+        Node::List(_)
+            | Node::Dict(_)
+            | Node::Set(_)
+            | Node::ByteArray(_)
+            | Node::OrderedDict(_)
+            | Node::Slice(_)
+    )
 }
 
 /// `items` without later duplicates (by Python equality), in first-seen order.
