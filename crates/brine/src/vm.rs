@@ -92,6 +92,9 @@ pub(crate) struct Machine<'a, 'o> {
     indexes: HashMap<NodeId, KeyIndex>,
     next_buffer: usize,
     start: u64,
+    /// `start + max_input_bytes` and `max_depth`, read once per opcode.
+    input_end: u64,
+    max_depth: usize,
     /// Offset and opcode being executed, for errors.
     pos: u64,
     op: Option<Opcode>,
@@ -106,6 +109,8 @@ impl<'a, 'o> Machine<'a, 'o> {
     /// A machine for a pickle starting at byte `start`; `size_hint` is the input length when
     /// known, used to size the node arena up front.
     pub(crate) fn new(opts: &'o mut Options<'a>, start: u64, size_hint: usize) -> Self {
+        let input_end = start.saturating_add(opts.limits.max_input_bytes);
+        let max_depth = opts.limits.max_depth;
         Machine {
             graph: Graph::with_capacity((size_hint / 12).min(1 << 22)),
             stack: Vec::with_capacity(64),
@@ -118,6 +123,8 @@ impl<'a, 'o> Machine<'a, 'o> {
             empty_tuple: None,
             indexes: HashMap::new(),
             next_buffer: 0,
+            input_end,
+            max_depth,
             start,
             pos: start,
             op: None,
@@ -143,6 +150,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             self.marks.clear();
             self.proto = 0;
             self.start = r.offset();
+            self.input_end = self.start.saturating_add(self.opts.limits.max_input_bytes);
             match self.run_one(r) {
                 Ok(v) => roots.push(v),
                 Err(e) if e.is_clean_eof() && !roots.is_empty() => break,
@@ -173,7 +181,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 return Err(self.err(ErrorKind::InvalidOpcode(byte)));
             };
             self.op = Some(op);
-            if self.pos - self.start >= self.opts.limits.max_input_bytes {
+            if self.pos >= self.input_end {
                 return Err(self.limit(Limit::InputBytes, self.opts.limits.max_input_bytes));
             }
             if let Step::Stop = self.step(op, r)? {
@@ -245,7 +253,7 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     #[inline(always)]
     fn push(&mut self, v: Value) -> Result<()> {
-        if self.stack.len() + self.marks.len() >= self.opts.limits.max_depth {
+        if self.stack.len() + self.marks.len() >= self.max_depth {
             return Err(self.limit(Limit::Depth, self.opts.limits.max_depth));
         }
         self.stack.push(v);
@@ -995,7 +1003,7 @@ impl<'a, 'o> Machine<'a, 'o> {
     fn step<R: Read<'a>>(&mut self, op: Opcode, r: &mut R) -> Result<Step> {
         match op {
             Opcode::Mark => {
-                if self.stack.len() + self.marks.len() >= self.opts.limits.max_depth {
+                if self.stack.len() + self.marks.len() >= self.max_depth {
                     return Err(self.limit(Limit::Depth, self.opts.limits.max_depth));
                 }
                 self.marks.push(self.stack.len());
