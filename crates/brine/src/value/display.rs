@@ -1,7 +1,8 @@
 //! Python-syntax rendering of values, without recursion.
 //!
 //! For built-in types the output equals CPython's `repr()`, including `[...]`-style markers
-//! for containers that contain themselves. Inert calls render inside angle brackets
+//! for containers that contain themselves, except for the order of set members: brine keeps
+//! the order the pickle added them in, CPython prints them in hash order. Inert calls render inside angle brackets
 //! (`<reduce mod.func(1, 2)>`, `<newobj mod.Class() state={...}>`), which no real Python
 //! object's `repr` looks like, so they cannot be mistaken for one.
 
