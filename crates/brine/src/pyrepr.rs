@@ -86,43 +86,60 @@ pub fn write_bytearray_repr<W: Write>(out: &mut W, b: &[u8]) -> fmt::Result {
     out.write_char(')')
 }
 
-/// A fixed buffer for the output of `{:e}` on an `f64` (at most 24 bytes).
-struct SciBuf {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl Write for SciBuf {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Rust's shortest round-trip digits of a finite `a > 0` (`{:e}`) and the position of the
-/// decimal point (`a = 0.d1d2... * 10^decpt`).
+/// Shortest round-trip digits of a finite `a > 0` (Ryu) and the position of the decimal
+/// point (`a = 0.d1d2... * 10^decpt`). Ryu is several times faster than `{:e}`, which
+/// dominated `brine dis` on float-heavy pickles.
 fn rust_shortest(a: f64, digits: &mut [u8; 32]) -> Result<(usize, i32), fmt::Error> {
-    let mut sci = SciBuf {
-        buf: [0; 32],
-        len: 0,
+    let mut buf = ryu::Buffer::new();
+    let text = buf.format_finite(a).as_bytes();
+    // Ryu writes `d.ddde[-]x`, `ddd.ddd` or `0.000ddd`.
+    let (mantissa, exponent) = match text.iter().position(|&c| c == b'e') {
+        Some(e) => {
+            let exp = std::str::from_utf8(text.get(e + 1..).ok_or(fmt::Error)?)
+                .map_err(|_| fmt::Error)?
+                .parse::<i32>()
+                .map_err(|_| fmt::Error)?;
+            (text.get(..e).ok_or(fmt::Error)?, exp)
+        }
+        None => (text, 0),
     };
-    write!(sci, "{a:e}")?;
-    let text = sci.buf.get(..sci.len).ok_or(fmt::Error)?;
-    let e_at = text.iter().position(|&c| c == b'e').ok_or(fmt::Error)?;
-    let (mantissa, exponent) = text.split_at(e_at);
+    let dot = mantissa
+        .iter()
+        .position(|&c| c == b'.')
+        .unwrap_or(mantissa.len());
     let mut n = 0;
-    for &c in mantissa.iter().filter(|c| c.is_ascii_digit()) {
+    let mut leading = true;
+    let mut skipped = 0i32; // leading zeros after the point, as in 0.000123
+    for (i, &c) in mantissa.iter().enumerate() {
+        if !c.is_ascii_digit() {
+            continue;
+        }
+        if leading && c == b'0' {
+            if i > dot {
+                skipped += 1;
+            }
+            continue;
+        }
+        leading = false;
         *digits.get_mut(n).ok_or(fmt::Error)? = c;
         n += 1;
     }
-    let exponent = std::str::from_utf8(exponent.get(1..).ok_or(fmt::Error)?)
-        .map_err(|_| fmt::Error)?
-        .parse::<i32>()
-        .map_err(|_| fmt::Error)?;
-    Ok((n, exponent + 1))
+    // Ryu may end integral values with ".0": drop trailing zeros.
+    while n > 1 && digits.get(n - 1) == Some(&b'0') {
+        n -= 1;
+    }
+    let int_digits = mantissa
+        .get(..dot)
+        .map_or(0, |d| d.iter().filter(|c| c.is_ascii_digit()).count());
+    let int_is_zero = mantissa
+        .get(..dot)
+        .is_some_and(|d| d.iter().all(|&c| c == b'0'));
+    let decpt = if int_is_zero {
+        -skipped
+    } else {
+        int_digits as i32
+    };
+    Ok((n, decpt + exponent))
 }
 
 /// If the exact value of `a` (finite, > 0) is `(10*P + 5) * 10^q` for an integer `P` — exactly
@@ -183,6 +200,22 @@ fn increment_digits(digits: &mut [u8; 32], n: usize, decpt: i32) -> (usize, i32)
         len -= 1;
     }
     (len, decpt)
+}
+
+/// A fixed buffer for short formatted numbers (at most 32 bytes).
+struct SciBuf {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Write for SciBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// Whether `0.<digits> * 10^decpt` reads back as `a`.
