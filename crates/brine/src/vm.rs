@@ -653,7 +653,17 @@ impl<'a, 'o> Machine<'a, 'o> {
                 entries.reserve(n);
                 for pair in items.chunks_exact(2) {
                     let (k, v) = (pair[0], pair[1]);
-                    let found = find_in(&self.graph, &mut self.indexes, id, &entries, |e| e.0, k);
+                    let found = match self.graph.deref(k) {
+                        // The common case, a str key in a small dict: a str only equals a
+                        // str, so compare bytes directly (same result as `key_eq`).
+                        Some(Node::Str(ks)) if entries.len() < INDEX_THRESHOLD => {
+                            let (g, kb) = (&self.graph, ks.as_bytes());
+                            entries.iter().position(|e| {
+                                e.0 == k || matches!(g.deref(e.0), Some(Node::Str(s)) if s.as_bytes() == kb)
+                            })
+                        }
+                        _ => find_in(&self.graph, &mut self.indexes, id, &entries, |e| e.0, k),
+                    };
                     match found.and_then(|pos| entries.get_mut(pos)) {
                         Some(slot) => slot.1 = v,
                         None => {
