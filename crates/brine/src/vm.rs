@@ -880,6 +880,13 @@ impl<'a, 'o> Machine<'a, 'o> {
         let Some(Node::Global(g)) = self.node_of(callable) else {
             return Ok(None);
         };
+        // Most calls (datetime, user classes) are none of these: reject them cheaply.
+        if !matches!(
+            g.module.as_bytes(),
+            b"builtins" | b"_codecs" | b"collections" | b"copyreg"
+        ) {
+            return Ok(None);
+        }
         let (Some(module), Some(name)) = (g.module.as_str(), g.name.as_str()) else {
             return Ok(None);
         };
