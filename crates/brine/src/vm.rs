@@ -597,6 +597,11 @@ impl<'a, 'o> Machine<'a, 'o> {
         }
         let n = items.len();
         let limit = self.opts.limits.max_container_len;
+        if let Value::Ref(id) = target {
+            if let Some(Node::ByteArray(_)) = self.graph.get(id) {
+                return self.append_bytes(id, at);
+            }
+        }
         let dest = match target {
             Value::Ref(id) => match self.graph.node_mut(id) {
                 Some(Node::List(l)) => Some(l),
@@ -614,6 +619,26 @@ impl<'a, 'o> Machine<'a, 'o> {
         dest.extend_from_slice(items);
         self.stack.truncate(at);
         self.charge(n as u64 * ITEM_COST)
+    }
+
+    /// `bytearray.extend(items)`: CPython's APPEND(S) calls `extend`/`append` on whatever it
+    /// finds, and a bytearray takes ints in 0..=255.
+    fn append_bytes(&mut self, id: NodeId, at: usize) -> Result<()> {
+        let items = self.stack.get(at..).unwrap_or(&[]);
+        let mut bytes = Vec::with_capacity(items.len());
+        for &v in items {
+            match v {
+                Value::Int(i @ 0..=255) => bytes.push(i as u8),
+                Value::Bool(b) => bytes.push(b as u8),
+                _ => return Err(self.mismatch("an int in range(256) for a bytearray", v)),
+            }
+        }
+        let n = bytes.len() as u64;
+        if let Some(Node::ByteArray(b)) = self.graph.node_mut(id) {
+            b.to_mut().extend_from_slice(&bytes);
+        }
+        self.stack.truncate(at);
+        self.charge(n)
     }
 
     /// Stores the key, value pairs `self.stack[at..]` into the dict (or object) `target`,
@@ -691,8 +716,10 @@ impl<'a, 'o> Machine<'a, 'o> {
                 // `list[i] = x`: CPython's SETITEM calls __setitem__ on whatever it finds.
                 for pair in 0..n {
                     let (k, v) = (items[2 * pair], items[2 * pair + 1]);
-                    let Value::Int(i) = k else {
-                        return Err(self.mismatch("an int index for SETITEM on a list", k));
+                    let i = match k {
+                        Value::Int(i) => i,
+                        Value::Bool(b) => b as i64,
+                        _ => return Err(self.mismatch("an int index for SETITEM on a list", k)),
                     };
                     let ok = match self.graph.node_mut(id) {
                         Some(Node::List(l)) => {
@@ -1376,9 +1403,15 @@ impl<'a, 'o> Machine<'a, 'o> {
             Opcode::Build => {
                 let state = self.pop()?;
                 let target = self.top()?;
+                // CPython sets attributes only on objects with a __dict__ (or slots); a
+                // state of None, or (None, None or {}), changes nothing on anything.
+                let empty_state = state == Value::None
+                    || matches!(self.tuple_items(state), Some(&[Value::None, slots])
+                        if slots == Value::None
+                            || matches!(self.node_of(slots), Some(Node::Dict(d)) if d.is_empty()));
                 match self.node_mut(target) {
                     Some(Node::Object(o)) => o.state.push(state),
-                    _ if state == Value::None => {}
+                    _ if empty_state => {}
                     _ => return Err(self.mismatch("an object to BUILD", target)),
                 }
                 self.charge(ITEM_COST)?;

@@ -570,3 +570,22 @@ fn empty_global_lines_and_unicode_spaces_in_memo_keys_are_refused() {
     let e = decode_err("K\x01p1\u{a0}\ng1\n.".as_bytes());
     assert!(matches!(e.kind(), ErrorKind::BadMemoKey(_)), "{e}");
 }
+
+#[test]
+fn append_to_a_bytearray_bool_list_index_and_empty_build_state_work_as_in_cpython() {
+    // bytearray(b'a').append(1); [1][False] = 5; BUILD (None, {}) on a list.
+    for (data, want) in [
+        (
+            &b"\x96\x01\x00\x00\x00\x00\x00\x00\x00aL1L\nq\x00a."[..],
+            "bytearray(b'a\\x01')",
+        ),
+        (&b"]K\x01a\x89K\x05s."[..], "[5]"),
+        (&b"]N}\x86b."[..], "[]"),
+    ] {
+        let g = brine::from_slice(data).expect("decodes");
+        assert_eq!(g.root().to_string(), want);
+    }
+    // A non-empty state on a list needs a __dict__ it does not have.
+    let e = decode_err(b"]}(X\x01\x00\x00\x00aK\x01ub.");
+    assert!(matches!(e.kind(), ErrorKind::TypeMismatch { .. }), "{e}");
+}
