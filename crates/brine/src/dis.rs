@@ -50,7 +50,6 @@ use std::fmt;
 use std::io;
 
 use num_bigint::BigInt;
-use num_traits::ToPrimitive;
 
 use crate::error::{Error, ErrorKind};
 use crate::opcode::{ArgKind, Opcode, StackItem};
@@ -865,116 +864,31 @@ fn write_arg_repr(buf: &mut LineBuf, arg: &Arg) -> Result<(), String> {
     r.map_err(|_| "cannot format the argument".to_string())
 }
 
-fn int_too_long(digits: Option<usize>) -> String {
-    match digits {
-        Some(n) => format!(
-            "exceeds the limit ({MAX_STR_DIGITS} digits) for integer string conversion: value has \
-             {n} digits; use sys.set_int_max_str_digits() to increase the limit"
-        ),
-        None => format!(
-            "exceeds the limit ({MAX_STR_DIGITS} digits) for integer string conversion; use \
-             sys.set_int_max_str_digits() to increase the limit"
-        ),
-    }
-}
-
 /// `repr(int)`, which CPython refuses beyond 4300 digits.
 fn write_big_repr(buf: &mut LineBuf, b: &BigInt) -> Result<(), String> {
     // 14300 bits are more than 4304 digits: refuse without the quadratic conversion.
     if b.bits() > 14_300 {
-        return Err(int_too_long(None));
+        return Err(pytext::int_too_long(None));
     }
     let text = b.to_string();
     let digits = text.trim_start_matches('-').len();
     if digits > MAX_STR_DIGITS {
-        return Err(int_too_long(None));
+        return Err(pytext::int_too_long(None));
     }
     buf.extend(text.as_bytes());
     Ok(())
-}
-
-/// C `isspace` (`Py_ISSPACE`).
-fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn trim_spaces(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if !is_space(*first) {
-            break;
-        }
-        s = rest;
-    }
-    while let [rest @ .., last] = s {
-        if !is_space(*last) {
-            break;
-        }
-        s = rest;
-    }
-    s
-}
-
-/// `repr(bytes)` of at most the first 200 bytes, for `ValueError` texts.
-fn bytes_repr_200(s: &[u8]) -> String {
-    let mut out = String::new();
-    let _ = pyrepr::write_bytes_repr(&mut out, s.get(..200).unwrap_or(s));
-    out
-}
-
-/// `int(s)` for bytes `s`, as pickletools converts decimal arguments: base 10, surrounding
-/// whitespace, a sign, single underscores between digits, at most 4300 digits.
-fn parse_decimal(s: &[u8]) -> Result<ParsedInt, String> {
-    if !s.is_empty() && s.len() <= 18 && s.iter().all(u8::is_ascii_digit) {
-        let v = s.iter().fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
-        return Ok(ParsedInt::Small(v));
-    }
-    let invalid = || {
-        format!(
-            "invalid literal for int() with base 10: {}",
-            bytes_repr_200(s)
-        )
-    };
-    let t = trim_spaces(s);
-    let (negative, body) = match t {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, t),
-    };
-    let mut digits = Vec::with_capacity(body.len());
-    let mut prev = b'_';
-    for &c in body {
-        if c == b'_' {
-            if prev == b'_' {
-                return Err(invalid());
-            }
-        } else if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            return Err(invalid());
-        }
-        prev = c;
-    }
-    if digits.is_empty() || prev == b'_' {
-        return Err(invalid());
-    }
-    if digits.len() > MAX_STR_DIGITS {
-        return Err(int_too_long(Some(digits.len())));
-    }
-    if negative {
-        digits.insert(0, b'-');
-    }
-    let v = BigInt::parse_bytes(&digits, 10).ok_or_else(invalid)?;
-    Ok(match v.to_i64() {
-        Some(i) => ParsedInt::Small(i),
-        None => ParsedInt::Big(v),
-    })
 }
 
 /// `float(s)` for bytes `s`, as pickletools converts FLOAT's argument: surrounding
 /// whitespace, single underscores between digits, `inf`/`infinity`/`nan` in any case, and
 /// overflow to infinity without complaint.
 fn parse_float(s: &[u8]) -> Result<f64, String> {
-    let invalid = || format!("could not convert string to float: {}", bytes_repr_200(s));
+    let invalid = || {
+        format!(
+            "could not convert string to float: {}",
+            pytext::bytes_repr_200(s)
+        )
+    };
     let cleaned: Cow<[u8]> = if s.contains(&b'_') {
         let mut out = Vec::with_capacity(s.len());
         let mut prev = 0u8;
@@ -998,7 +912,7 @@ fn parse_float(s: &[u8]) -> Result<f64, String> {
     } else {
         Cow::Borrowed(s)
     };
-    let t = trim_spaces(&cleaned);
+    let t = pytext::trim_spaces(&cleaned);
     let (negative, body) = match t {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
@@ -1060,15 +974,15 @@ fn decode_stringnl(line: Cow<[u8]>, stripquotes: bool) -> Result<Cow<[u8]>, Erro
             _ => {
                 return Err(ErrorKind::BadArgument(format!(
                     "no string quotes around {}",
-                    bytes_repr_200(&line)
+                    pytext::bytes_repr_200(&line)
                 )))
             }
         };
         if line.last() != Some(&q) {
             return Err(ErrorKind::BadArgument(format!(
                 "string quote {} not found at both ends of {}",
-                bytes_repr_200(&[q]),
-                bytes_repr_200(&line)
+                pytext::bytes_repr_200(&[q]),
+                pytext::bytes_repr_200(&line)
             )));
         }
         match line {
@@ -1224,7 +1138,7 @@ fn read_arg<'s, 'de: 's, R: Read<'de>>(
                 b"00" => Arg::Bool(false),
                 b"01" => Arg::Bool(true),
                 s => int_arg(
-                    parse_decimal(s).map_err(|m| err(ErrorKind::BadArgument(m)))?,
+                    pytext::parse_decimal_arg(s).map_err(|m| err(ErrorKind::BadArgument(m)))?,
                     big,
                 ),
             }
@@ -1233,7 +1147,7 @@ fn read_arg<'s, 'de: 's, R: Read<'de>>(
             let l = line(r)?;
             let s = l.strip_suffix(b"L").unwrap_or(&l);
             int_arg(
-                parse_decimal(s).map_err(|m| err(ErrorKind::BadArgument(m)))?,
+                pytext::parse_decimal_arg(s).map_err(|m| err(ErrorKind::BadArgument(m)))?,
                 big,
             )
         }
@@ -1686,10 +1600,14 @@ mod tests {
             (b"\t3\x0b", 3),
         ];
         for &(s, v) in ok {
-            assert_eq!(parse_decimal(s), Ok(ParsedInt::Small(v)), "{s:?}");
+            assert_eq!(
+                pytext::parse_decimal_arg(s),
+                Ok(ParsedInt::Small(v)),
+                "{s:?}"
+            );
         }
         assert!(matches!(
-            parse_decimal(b"99999999999999999999"),
+            pytext::parse_decimal_arg(b"99999999999999999999"),
             Ok(ParsedInt::Big(_))
         ));
         for bad in [
@@ -1703,11 +1621,13 @@ mod tests {
             b"- 1",
             b"1\x00",
         ] {
-            assert!(parse_decimal(bad).is_err(), "{bad:?}");
+            assert!(pytext::parse_decimal_arg(bad).is_err(), "{bad:?}");
         }
         let long = vec![b'1'; 4301];
-        assert!(parse_decimal(&long).unwrap_err().contains("4301 digits"));
-        assert!(parse_decimal(&long[..4300]).is_ok());
+        assert!(pytext::parse_decimal_arg(&long)
+            .unwrap_err()
+            .contains("4301 digits"));
+        assert!(pytext::parse_decimal_arg(&long[..4300]).is_ok());
     }
 
     #[test]

@@ -542,6 +542,99 @@ pub fn decode_long_le(b: &[u8]) -> ParsedInt {
     }
 }
 
+/// `int(s)` for bytes `s` (what `PyLong_FromString(s, NULL, 10)` also accepts): how the memo
+/// opcodes' decimal keys and pickletools' decimal arguments are read: base 10, surrounding
+/// whitespace, a sign, single underscores between digits, at most 4300 digits.
+pub fn parse_decimal_arg(s: &[u8]) -> Result<ParsedInt, String> {
+    if !s.is_empty() && s.len() <= 18 && s.iter().all(u8::is_ascii_digit) {
+        let v = s.iter().fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
+        return Ok(ParsedInt::Small(v));
+    }
+    let invalid = || {
+        format!(
+            "invalid literal for int() with base 10: {}",
+            bytes_repr_200(s)
+        )
+    };
+    let t = trim_spaces(s);
+    let (negative, body) = match t {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, t),
+    };
+    let mut digits = Vec::with_capacity(body.len());
+    let mut prev = b'_';
+    for &c in body {
+        if c == b'_' {
+            if prev == b'_' {
+                return Err(invalid());
+            }
+        } else if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            return Err(invalid());
+        }
+        prev = c;
+    }
+    if digits.is_empty() || prev == b'_' {
+        return Err(invalid());
+    }
+    if digits.len() > MAX_STR_DIGITS {
+        return Err(int_too_long(Some(digits.len())));
+    }
+    if negative {
+        digits.insert(0, b'-');
+    }
+    let v = BigInt::parse_bytes(&digits, 10).ok_or_else(invalid)?;
+    Ok(match v.to_i64() {
+        Some(i) => ParsedInt::Small(i),
+        None => ParsedInt::Big(v),
+    })
+}
+
+/// CPython's text for an int beyond the 4300-digit conversion limit.
+pub(crate) fn int_too_long(digits: Option<usize>) -> String {
+    match digits {
+        Some(n) => format!(
+            "exceeds the limit ({MAX_STR_DIGITS} digits) for integer string conversion: value has \
+             {n} digits; use sys.set_int_max_str_digits() to increase the limit"
+        ),
+        None => format!(
+            "exceeds the limit ({MAX_STR_DIGITS} digits) for integer string conversion; use \
+             sys.set_int_max_str_digits() to increase the limit"
+        ),
+    }
+}
+
+/// C `isspace` (`Py_ISSPACE`).
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// `s` without C-`isspace` bytes at either end.
+pub(crate) fn trim_spaces(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !is_space(*first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !is_space(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// `repr(bytes)` of at most the first 200 bytes, for `ValueError` texts.
+pub(crate) fn bytes_repr_200(s: &[u8]) -> String {
+    let mut out = String::new();
+    let _ = crate::pyrepr::write_bytes_repr(&mut out, s.get(..200).unwrap_or(s));
+    out
+}
+
 /// `_Py_dg_strtod` followed by `_Py_parse_inf_or_nan`, as `PyOS_string_to_double` calls them:
 /// the value, how many bytes were used (0: no number) and whether a finite text overflowed.
 fn py_strtod(s: &[u8]) -> (f64, usize, bool) {

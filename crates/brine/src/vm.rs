@@ -477,32 +477,13 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     /// A memo key written in decimal (GET, PUT), read as `int(text, 10)` reads it.
     fn decimal_key(&self, line: &[u8]) -> Result<u64> {
-        let text = std::str::from_utf8(line).unwrap_or("\u{fffd}");
-        let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
-        let (negative, digits) = match t.as_bytes().first() {
-            Some(b'-') => (true, &t[1..]),
-            Some(b'+') => (false, &t[1..]),
-            _ => (false, t),
-        };
-        let well_formed = !digits.is_empty()
-            && !digits.starts_with('_')
-            && !digits.ends_with('_')
-            && !digits.contains("__")
-            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
-        if !well_formed {
-            return Err(self.err(ErrorKind::BadMemoKey(format!(
-                "{t:?} is not a decimal integer"
-            ))));
+        let bad = |m: String| self.err(ErrorKind::BadMemoKey(m));
+        match pytext::parse_decimal_arg(line).map_err(bad)? {
+            ParsedInt::Small(k) if k < 0 => Err(bad(format!("negative memo key {k}"))),
+            ParsedInt::Small(k) => Ok(k as u64),
+            ParsedInt::Big(k) => Err(bad(format!("memo key {k} is too large"))),
+            ParsedInt::Bool(b) => Ok(b as u64),
         }
-        let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
-        if negative && cleaned.bytes().any(|b| b != b'0') {
-            return Err(self.err(ErrorKind::BadMemoKey(format!("negative memo key {t}"))));
-        }
-        cleaned.parse::<u64>().map_err(|_| {
-            self.err(ErrorKind::BadMemoKey(format!(
-                "memo key {cleaned} is too large"
-            )))
-        })
     }
 
     // ----- globals ---------------------------------------------------------------------
