@@ -11,8 +11,8 @@ Run it through benches/compare.sh, which builds the release binaries first. It
   2. times CPython's pickle.loads on each file, best of N runs, once with the garbage
      collector enabled (what users see) and once after gc.disable() (the codec's own cost);
      the result is freed outside the clock;
-  3. runs the bench_decode example (brine::from_slice, best of N, graph dropped outside the
-     clock) on the same file right after (and, for the bulk bytes, brine::from_reader too,
+  3. runs the bench_decode example (brine::decode, best of N, graph dropped outside the
+     clock) on the same file right after (and, for the bulk bytes, brine::decode_reader too,
      which copies the payload as pickle.loads does); with --rounds N all of this is repeated
      N times and the best of every figure is kept;
   4. prints a table of times and ratios (CPython time / brine time) with the goals:
@@ -202,7 +202,7 @@ def main():
         if name in brine_mi:
             variants.append((" (mimalloc)", brine_mi.get(name)))
         if kind == "bulk":
-            variants.append((" (from_reader)", reader.get(name)))
+            variants.append((" (decode_reader)", reader.get(name)))
         for suffix, b in variants:
             bt = b.get("best_s") if b else None
             r_on = on / bt if bt else None
@@ -222,7 +222,7 @@ def main():
                 "goal": goal, "met": met,
             })
     print()
-    print("Decode: CPython pickle.loads vs brine::from_slice (best of N; ratio = CPython / brine)")
+    print("Decode: CPython pickle.loads vs brine::decode (best of N; ratio = CPython / brine)")
     print(table(
         ["workload", "size", "CPython gc on", "CPython gc off", "brine", "x gc on", "x gc off",
          "goal (gc off)", "met"],

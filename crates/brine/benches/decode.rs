@@ -1,4 +1,4 @@
-//! `cargo bench -p brine-pickle --bench decode`: brine::from_slice on the benchmark
+//! `cargo bench -p brine-pickle --bench decode`: brine::decode on the benchmark
 //! workloads written by `python3 benches/make_workloads.py` into `target/bench-data/`.
 //!
 //! Without that directory it prints how to make it and measures nothing. Set
@@ -57,7 +57,7 @@ fn decode(c: &mut Criterion) {
                 continue;
             }
         };
-        if let Err(e) = brine::from_slice(&data) {
+        if let Err(e) = brine::decode(&data) {
             eprintln!("skipping {}: {e}", path.display());
             continue;
         }
@@ -67,7 +67,7 @@ fn decode(c: &mut Criterion) {
         group.bench_function(name.trim_end_matches(".pkl"), |b| {
             b.iter_batched(
                 || (),
-                |()| brine::from_slice(black_box(&data)),
+                |()| brine::decode(black_box(&data)),
                 BatchSize::PerIteration,
             )
         });

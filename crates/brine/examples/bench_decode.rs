@@ -10,11 +10,11 @@
 //! ```
 //!
 //! Each file is read into memory first (not timed). Then:
-//! - `decode` times `brine::from_slice(&data)` alone; dropping the graph is timed separately
+//! - `decode` times `brine::decode(&data)` alone; dropping the graph is timed separately
 //!   (`drop_best_s`) and is not part of `best_s`, just as the CPython side of
 //!   `benches/compare.py` times `pickle.loads` and frees the result outside the clock.
 //!   Payloads (strings, bytes) borrow from the input where they can.
-//! - `reader` times `brine::from_reader(&data[..])` the same way: the streaming path, which
+//! - `reader` times `brine::decode_reader(&data[..])` the same way: the streaming path, which
 //!   copies every payload (as `pickle.loads` does).
 //! - `dis` times `brine::dis::dis` writing the full pickletools listing into `io::sink()`.
 //!
@@ -159,9 +159,9 @@ fn bench_decode(cfg: &Config, name: &str, data: &[u8], reader: bool) -> serde_js
     let runs = repeat(cfg, || {
         let t = Instant::now();
         let graph = if reader {
-            brine::from_reader(black_box(data))?
+            brine::decode_reader(black_box(data))?
         } else {
-            brine::from_slice(black_box(data))?
+            brine::decode(black_box(data))?
         };
         let secs = t.elapsed().as_secs_f64();
         nodes = black_box(&graph).len();

@@ -164,11 +164,11 @@ impl Decoder<'static> {
 ///
 /// ```
 /// let data = b"\x80\x04\x95\x09\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02e.";
-/// let g = brine::from_slice(data)?;
+/// let g = brine::decode(data)?;
 /// assert_eq!(g.root().to_string(), "[1, 2]");
 /// # Ok::<(), brine::Error>(())
 /// ```
-pub fn from_slice(data: &[u8]) -> Result<Graph<'_>> {
+pub fn decode(data: &[u8]) -> Result<Graph<'_>> {
     Decoder::default().decode_slice(data)
 }
 
@@ -176,11 +176,11 @@ pub fn from_slice(data: &[u8]) -> Result<Graph<'_>> {
 ///
 /// ```
 /// let data: &[u8] = b"(lp0\nI1\naI2\na.";
-/// let g = brine::from_reader(data)?;
+/// let g = brine::decode_reader(data)?;
 /// assert_eq!(g.root().to_string(), "[1, 2]");
 /// # Ok::<(), brine::Error>(())
 /// ```
-pub fn from_reader<R: io::Read>(reader: R) -> Result<Graph<'static>> {
+pub fn decode_reader<R: io::Read>(reader: R) -> Result<Graph<'static>> {
     Decoder::default().decode_reader(reader)
 }
 

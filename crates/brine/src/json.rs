@@ -14,7 +14,7 @@
 //! ```
 //! // pickle.dumps({'a': [1, 2.5, None], 'b': (1, b'\x00')}, protocol=4)
 //! let data = b"\x80\x04\x95%\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01a\x94]\x94(K\x01G@\x04\x00\x00\x00\x00\x00\x00Ne\x8c\x01b\x94K\x01C\x01\x00\x94\x86\x94u.";
-//! let g = brine::from_slice(data)?;
+//! let g = brine::decode(data)?;
 //! let json = brine::json::to_json_string(&g, g.root_value(), &Default::default());
 //! assert_eq!(json, r#"{"a":[1,2.5,null],"b":{"$tuple":[1,{"$bytes":"AA=="}]}}"#);
 //! # Ok::<(), brine::Error>(())
@@ -69,7 +69,7 @@ pub fn write_json<W: Write + ?Sized>(
 /// `v` as a JSON string (see [`write_json`]).
 ///
 /// ```
-/// let g = brine::from_slice(b"\x80\x02]q\x00(K\x01K\x02e.")?;
+/// let g = brine::decode(b"\x80\x02]q\x00(K\x01K\x02e.")?;
 /// let opts = brine::json::JsonOptions { pretty: true, ..Default::default() };
 /// assert_eq!(brine::json::to_json_string(&g, g.root_value(), &opts), "[\n  1,\n  2\n]");
 /// # Ok::<(), brine::Error>(())

@@ -8,7 +8,7 @@
 //! ```
 //! // pickle.dumps({'a': [1, 2.5, None]}, protocol=2)
 //! let data = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01]q\x02(K\x01G@\x04\x00\x00\x00\x00\x00\x00Nes.";
-//! let graph = brine::from_slice(data)?;
+//! let graph = brine::decode(data)?;
 //! let root = graph.root();
 //! assert_eq!(root.to_string(), "{'a': [1, 2.5, None]}");
 //! assert_eq!(root.get("a").and_then(|l| l.at(1)).and_then(|x| x.as_f64()), Some(2.5));
@@ -52,21 +52,27 @@
 mod compat;
 mod de;
 pub mod dis;
+mod enc;
 mod error;
+#[cfg(feature = "json")]
+pub mod from_json;
 pub mod info;
 pub mod json;
 mod keys;
 pub mod limits;
 pub mod opcode;
+pub mod optimize;
 pub mod pyrepr;
 pub mod pytext;
 pub mod read;
+mod serde_de;
+mod serde_ser;
 mod unicode_tables;
 mod value;
 mod vm;
 
 pub use de::{
-    from_reader, from_slice, Decoder, Options, PersistentLoad, Py2Encoding, SliceStream,
+    decode, decode_reader, Decoder, Options, PersistentLoad, Py2Encoding, SliceStream,
     StreamDecoder,
 };
 pub use error::{Category, Error, ErrorKind, Result};

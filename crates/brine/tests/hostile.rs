@@ -6,12 +6,12 @@
 use brine::{Category, Decoder, ErrorKind, Limit, Limits, Node, Opcode, Options, Value};
 
 fn decode_err(data: &[u8]) -> brine::Error {
-    let r = brine::from_slice(data).map(|g| g.root().to_string());
+    let r = brine::decode(data).map(|g| g.root().to_string());
     r.expect_err("expected an error")
 }
 
 fn decode_err_reader(data: &[u8]) -> brine::Error {
-    let r = brine::from_reader(data).map(|g| g.root().to_string());
+    let r = brine::decode_reader(data).map(|g| g.root().to_string());
     r.expect_err("expected an error")
 }
 
@@ -105,7 +105,7 @@ fn deep_nesting_decodes_displays_and_drops_without_recursion() {
     data.extend(std::iter::repeat(b']').take(depth));
     data.extend(std::iter::repeat(b'a').take(depth - 1));
     data.push(b'.');
-    let g = brine::from_slice(&data).expect("deep list");
+    let g = brine::decode(&data).expect("deep list");
     let text = g.root().to_string();
     assert_eq!(text.len(), 2 * depth);
     assert!(text.starts_with("[[[[") && text.ends_with("]]]]"));
@@ -225,7 +225,7 @@ fn exponential_sharing_stays_small() {
         data.extend_from_slice(&[b']', b'(', b'h', i, b'h', i, b'e', b'q', i + 1]);
     }
     data.push(b'.');
-    let g = brine::from_slice(&data).expect("sharing");
+    let g = brine::decode(&data).expect("sharing");
     assert!(g.len() <= 66, "{} nodes", g.len());
     let root = g.root();
     let (a, b) = (root.at(0).expect("a"), root.at(1).expect("b"));
@@ -245,18 +245,18 @@ fn one_list_referenced_100000_times_is_one_node() {
         data.extend_from_slice(b"h\x00");
     }
     data.extend_from_slice(b"e.");
-    let g = brine::from_slice(&data).expect("shared list");
+    let g = brine::decode(&data).expect("shared list");
     assert_eq!(g.len(), 2, "outer list and the shared list");
     assert_eq!(g.root().len(), Some(100_000));
 }
 
 #[test]
 fn cycles_decode_and_render_like_python() {
-    let g = brine::from_slice(b"(lp0\ng0\na.").expect("l.append(l)");
+    let g = brine::decode(b"(lp0\ng0\na.").expect("l.append(l)");
     assert_eq!(g.root().to_string(), "[[...]]");
     let root = g.root();
     assert_eq!(root.at(0).and_then(|x| x.id()), root.id());
-    let g = brine::from_slice(b"\x80\x02}q\x00X\x01\x00\x00\x00dh\x00s.").expect("d['d'] = d");
+    let g = brine::decode(b"\x80\x02}q\x00X\x01\x00\x00\x00dh\x00s.").expect("d['d'] = d");
     assert_eq!(g.root().to_string(), "{'d': {...}}");
 }
 
@@ -265,7 +265,7 @@ fn dict_keys_of_any_hashable_type_and_duplicates_like_cpython() {
     // {1: 'a', 1.0: 'b', True: 'c', (1, 2): None, None: b'x'} as CPython builds it:
     // 1, 1.0 and True are one key; the first key object stays, the last value wins.
     let data = b"\x80\x02}(K\x01X\x01\x00\x00\x00aG?\xf0\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00b\x88X\x01\x00\x00\x00cK\x01K\x02\x86NNC\x01xu.";
-    let g = brine::from_slice(data).expect("dict");
+    let g = brine::decode(data).expect("dict");
     assert_eq!(g.root().to_string(), "{1: 'c', (1, 2): None, None: b'x'}");
     // An unhashable key is an error, as in CPython.
     let e = decode_err(b"}]Ns.");
@@ -275,7 +275,7 @@ fn dict_keys_of_any_hashable_type_and_duplicates_like_cpython() {
 #[test]
 fn several_pickles_in_one_stream_and_trailing_bytes() {
     let data = b"K\x01.\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x02\x85\x94.junk";
-    let g = brine::from_slice(data).expect("first");
+    let g = brine::decode(data).expect("first");
     assert_eq!(g.root().to_string(), "1");
     let mut s = brine::StreamDecoder::new(&data[..], Options::default());
     assert_eq!(
@@ -299,7 +299,7 @@ fn several_pickles_in_one_stream_and_trailing_bytes() {
 fn nothing_is_called_objects_stay_inert() {
     // pickle.dumps of a reduce to os.system('echo pwned') at protocol 2.
     let data = b"\x80\x02cposix\nsystem\nq\x00X\n\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03.";
-    let g = brine::from_slice(data).expect("decodes");
+    let g = brine::decode(data).expect("decodes");
     assert_eq!(g.root().to_string(), "<reduce posix.system('echo pwned')>");
     match g.root().node() {
         Some(Node::Object(o)) => {
@@ -338,7 +338,7 @@ fn python2_strings_follow_the_encoding_option() {
 #[test]
 fn persistent_ids_are_kept_or_resolved() {
     let data = b"\x80\x02]q\x00(X\x01\x00\x00\x00aQK\x07e.";
-    let g = brine::from_slice(data).expect("kept");
+    let g = brine::decode(data).expect("kept");
     assert_eq!(g.root().to_string(), "[<persistent id 'a'>, 7]");
     let mut d = Decoder::new(Options {
         persistent_load: Some(Box::new(|g, pid| {
@@ -377,7 +377,7 @@ fn duplicate_keys_in_large_dicts_and_sets_use_the_hash_index() {
     data.extend_from_slice(
         b"uG@\x1c\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00xsK'X\x01\x00\x00\x00ys.",
     );
-    let g = brine::from_slice(&data).expect("dict");
+    let g = brine::decode(&data).expect("dict");
     let root = g.root();
     assert_eq!(root.len(), Some(40));
     let text = root.to_string();
@@ -391,11 +391,11 @@ fn duplicate_keys_in_large_dicts_and_sets_use_the_hash_index() {
         data.extend_from_slice(&[b'K', i]);
     }
     data.extend_from_slice(b"\x90(K\x05G@\x14\x00\x00\x00\x00\x00\x00\x88K)\x90.");
-    let g = brine::from_slice(&data).expect("set");
+    let g = brine::decode(&data).expect("set");
     assert_eq!(g.root().len(), Some(41));
     // FROZENSET dedups too.
     let g =
-        brine::from_slice(b"\x80\x04(K\x01K\x01G?\xf0\x00\x00\x00\x00\x00\x00\x91.").expect("fs");
+        brine::decode(b"\x80\x04(K\x01K\x01G?\xf0\x00\x00\x00\x00\x00\x00\x91.").expect("fs");
     assert_eq!(g.root().to_string(), "frozenset({1})");
 }
 
@@ -432,7 +432,7 @@ fn keys_sharing_subtuples_are_compared_within_a_budget() {
         data.push(b'N');
     }
     data.extend_from_slice(b"u.");
-    let g = brine::from_slice(&data).expect("decodes in bounded time");
+    let g = brine::decode(&data).expect("decodes in bounded time");
     // Too large to compare by value, so they stay two keys (CPython would take hours).
     assert_eq!(g.root().len(), Some(2));
 }
@@ -445,7 +445,7 @@ fn frozenset_keys_hash_by_their_members() {
         data.extend_from_slice(&[b'K', i, b'N']);
     }
     data.extend_from_slice(b"(K\x01K\x02\x91X\x01\x00\x00\x00a(K\x02K\x01\x91X\x01\x00\x00\x00bu.");
-    let g = brine::from_slice(&data).expect("dict");
+    let g = brine::decode(&data).expect("dict");
     assert_eq!(g.root().len(), Some(21));
     assert!(g.root().to_string().ends_with("frozenset({1, 2}): 'b'}"));
 }
@@ -512,7 +512,7 @@ fn huge_ints_print_in_hex_in_linear_time() {
     data.extend_from_slice(&(1u32 << 20).to_le_bytes());
     data.extend(std::iter::repeat(1u8).take(1 << 20));
     data.push(b'.');
-    let g = brine::from_slice(&data).expect("long");
+    let g = brine::decode(&data).expect("long");
     let text = g.root().to_string();
     assert!(
         text.starts_with("0x10101") && text.len() == 2 + 2 * (1 << 20) - 1,
@@ -525,7 +525,7 @@ fn huge_ints_print_in_hex_in_linear_time() {
 fn int_and_float_keys_compare_exactly_at_the_edges() {
     // {2**63 - 1: 'a', 2.0**63: 'b'}: different keys (an int conversion once saturated).
     let data = b"(\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7fX\x01\x00\x00\x00aGC\xe0\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00bd.";
-    let g = brine::from_slice(data).expect("dict");
+    let g = brine::decode(data).expect("dict");
     assert_eq!(
         g.root().to_string(),
         "{9223372036854775807: 'a', 9.223372036854776e+18: 'b'}"
@@ -541,7 +541,7 @@ fn int_and_float_keys_compare_exactly_at_the_edges() {
     data.extend_from_slice(
         b"X\x01\x00\x00\x00aG\x47\xdf\xfe\x04\x5f\xe9\x91\x80X\x01\x00\x00\x00bu.",
     );
-    let g = brine::from_slice(&data).expect("dict");
+    let g = brine::decode(&data).expect("dict");
     assert_eq!(g.root().len(), Some(21));
     assert!(g
         .root()
@@ -582,7 +582,7 @@ fn append_to_a_bytearray_bool_list_index_and_empty_build_state_work_as_in_cpytho
         (&b"]K\x01a\x89K\x05s."[..], "[5]"),
         (&b"]N}\x86b."[..], "[]"),
     ] {
-        let g = brine::from_slice(data).expect("decodes");
+        let g = brine::decode(data).expect("decodes");
         assert_eq!(g.root().to_string(), want);
     }
     // A non-empty state on a list needs a __dict__ it does not have.

@@ -120,7 +120,7 @@ const P4_SECOND: &[u8] = b"\x80\x04\x95\x09\x00\x00\x00\x00\x00\x00\x00]\x94]\x9
 // ----- helpers --------------------------------------------------------------------------------
 
 fn decode(data: &[u8]) -> Graph<'_> {
-    brine::from_slice(data).unwrap_or_else(|e| panic!("decoding failed: {e}"))
+    brine::decode(data).unwrap_or_else(|e| panic!("decoding failed: {e}"))
 }
 
 fn json_with(data: &[u8], opts: JsonOptions) -> String {
@@ -797,7 +797,7 @@ fn corpus_valid() -> Vec<(String, Vec<u8>, Option<String>)> {
 
 /// Decodes as the corpus needs: CPython's defaults, or latin1 for Python 2 strings.
 fn decode_any(data: &[u8]) -> Option<Graph<'_>> {
-    brine::from_slice(data).ok().or_else(|| {
+    brine::decode(data).ok().or_else(|| {
         Decoder::new(Options {
             encoding: Py2Encoding::Latin1,
             ..Options::default()

@@ -1,0 +1,1 @@
+//! Reading brine's JSON form (docs/json.md) back into a value graph.

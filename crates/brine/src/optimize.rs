@@ -1,0 +1,1 @@
+//! `pickletools.optimize`: drop unused memo puts, byte for byte as CPython does.

@@ -1,0 +1,1 @@
+//! Typed decoding: serde `Deserialize` types straight from the opcodes.

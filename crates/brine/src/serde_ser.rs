@@ -1,0 +1,1 @@
+//! Typed encoding: serde `Serialize` types to CPython-identical pickles.
