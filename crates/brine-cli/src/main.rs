@@ -4,9 +4,11 @@
 
 #![forbid(unsafe_code)]
 
+mod input;
+
 use std::fmt;
 use std::fs;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use brine::{Decoder, Limits, Options, Py2Encoding};
@@ -167,16 +169,7 @@ fn fail(file: &str, message: impl fmt::Display) -> Failure {
 }
 
 fn read_input(file: &str) -> Result<Vec<u8>, Failure> {
-    if file == "-" {
-        let mut buf = Vec::new();
-        io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .map_err(|e| fail("<stdin>", e))?;
-        Ok(buf)
-    } else {
-        fs::read(file).map_err(|e| fail(file, e))
-    }
+    input::read_input(file).map_err(|e| fail(display_name(file), e))
 }
 
 fn display_name(file: &str) -> &str {

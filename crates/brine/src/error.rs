@@ -27,6 +27,8 @@ pub enum Category {
     Syntax,
     /// A configured resource limit was hit.
     Limit,
+    /// The value cannot be written as asked, or does not fit the requested Rust type.
+    Data,
 }
 
 /// What went wrong.
@@ -74,6 +76,11 @@ pub enum ErrorKind {
     BadExtension(String),
     /// DICT or SETITEMS had an odd number of items.
     OddItems,
+    /// The value cannot be pickled at this protocol (CPython's `PicklingError`).
+    Unpicklable(String),
+    /// A message from a serde `Serialize` / `Deserialize` implementation (a type mismatch,
+    /// a missing field, ...).
+    Custom(String),
     /// A configured limit was exceeded.
     LimitExceeded {
         /// Which limit.
@@ -90,6 +97,14 @@ impl Error {
             offset,
             opcode,
         }))
+    }
+
+    /// Replaces the byte offset and opcode (for errors made without a position).
+    #[allow(dead_code)]
+    pub(crate) fn at(mut self, offset: u64, opcode: Option<Opcode>) -> Self {
+        self.0.offset = offset;
+        self.0.opcode = opcode;
+        self
     }
 
     /// What went wrong.
@@ -113,6 +128,7 @@ impl Error {
             ErrorKind::Io(_) => Category::Io,
             ErrorKind::Truncated | ErrorKind::EmptyInput => Category::Eof,
             ErrorKind::LimitExceeded { .. } => Category::Limit,
+            ErrorKind::Unpicklable(_) | ErrorKind::Custom(_) => Category::Data,
             _ => Category::Syntax,
         }
     }
@@ -148,6 +164,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::PersistentLoad(s) => write!(f, "persistent load failed: {s}"),
             ErrorKind::BadExtension(s) => write!(f, "bad extension code: {s}"),
             ErrorKind::OddItems => f.write_str("odd number of items for a dict"),
+            ErrorKind::Unpicklable(s) => write!(f, "cannot pickle: {s}"),
+            ErrorKind::Custom(s) => f.write_str(s),
             ErrorKind::LimitExceeded { limit, max } => {
                 write!(f, "limit {limit} ({max}) exceeded")
             }
@@ -181,6 +199,18 @@ impl std::error::Error for Error {
             ErrorKind::Io(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl serde::de::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error::new(ErrorKind::Custom(msg.to_string()), 0, None)
+    }
+}
+
+impl serde::ser::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error::new(ErrorKind::Custom(msg.to_string()), 0, None)
     }
 }
 

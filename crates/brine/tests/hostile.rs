@@ -394,8 +394,7 @@ fn duplicate_keys_in_large_dicts_and_sets_use_the_hash_index() {
     let g = brine::decode(&data).expect("set");
     assert_eq!(g.root().len(), Some(41));
     // FROZENSET dedups too.
-    let g =
-        brine::decode(b"\x80\x04(K\x01K\x01G?\xf0\x00\x00\x00\x00\x00\x00\x91.").expect("fs");
+    let g = brine::decode(b"\x80\x04(K\x01K\x01G?\xf0\x00\x00\x00\x00\x00\x00\x91.").expect("fs");
     assert_eq!(g.root().to_string(), "frozenset({1})");
 }
 
