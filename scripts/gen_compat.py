@@ -28,14 +28,12 @@ for k, v in sorted(c.IMPORT_MAPPING.items()):
 out.append("];")
 out.append("")
 out.append("/// `(module, name)` renames for writing protocol 0-2 pickles (`REVERSE_NAME_MAPPING`).")
-out.append("#[allow(dead_code)]")
 out.append("pub(crate) static REVERSE_NAME_MAPPING: &[(Name, Name)] = &[")
 for k, v in sorted(c.REVERSE_NAME_MAPPING.items()):
     out.append(f"    (({q(k[0])}, {q(k[1])}), ({q(v[0])}, {q(v[1])})),")
 out.append("];")
 out.append("")
 out.append("/// Module renames for writing protocol 0-2 pickles (`REVERSE_IMPORT_MAPPING`).")
-out.append("#[allow(dead_code)]")
 out.append("pub(crate) static REVERSE_IMPORT_MAPPING: &[(&str, &str)] = &[")
 for k, v in sorted(c.REVERSE_IMPORT_MAPPING.items()):
     out.append(f"    ({q(k)}, {q(v)}),")
@@ -60,6 +58,18 @@ pub(crate) fn map_py2_name(
         return Some((m, Some(n)));
     }
     lookup(IMPORT_MAPPING, module).map(|m| (m, None))
+}
+
+/// The Python 2 module and (when it changes too) name under which a protocol 0-2 pickle
+/// names a Python 3 global, if fix_imports renames it (the pickler's side).
+pub(crate) fn map_py3_name(
+    module: &str,
+    name: &str,
+) -> Option<(&'static str, Option<&'static str>)> {
+    if let Some((m, n)) = lookup(REVERSE_NAME_MAPPING, (module, name)) {
+        return Some((m, Some(n)));
+    }
+    lookup(REVERSE_IMPORT_MAPPING, module).map(|m| (m, None))
 }''')
 path = 'crates/brine/src/compat.rs'
 open(path, 'w').write('\n'.join(out) + '\n')

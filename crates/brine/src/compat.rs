@@ -265,7 +265,6 @@ pub(crate) static IMPORT_MAPPING: &[(&str, &str)] = &[
 ];
 
 /// `(module, name)` renames for writing protocol 0-2 pickles (`REVERSE_NAME_MAPPING`).
-#[allow(dead_code)]
 pub(crate) static REVERSE_NAME_MAPPING: &[(Name, Name)] = &[
     (("_functools", "reduce"), ("__builtin__", "reduce")),
     (("_socket", "socket"), ("socket", "_socketobject")),
@@ -541,7 +540,6 @@ pub(crate) static REVERSE_NAME_MAPPING: &[(Name, Name)] = &[
 ];
 
 /// Module renames for writing protocol 0-2 pickles (`REVERSE_IMPORT_MAPPING`).
-#[allow(dead_code)]
 pub(crate) static REVERSE_IMPORT_MAPPING: &[(&str, &str)] = &[
     ("_bz2", "bz2"),
     ("_dbm", "dbm"),
@@ -611,4 +609,16 @@ pub(crate) fn map_py2_name(
         return Some((m, Some(n)));
     }
     lookup(IMPORT_MAPPING, module).map(|m| (m, None))
+}
+
+/// The Python 2 module and (when it changes too) name under which a protocol 0-2 pickle
+/// names a Python 3 global, if fix_imports renames it (the pickler's side).
+pub(crate) fn map_py3_name(
+    module: &str,
+    name: &str,
+) -> Option<(&'static str, Option<&'static str>)> {
+    if let Some((m, n)) = lookup(REVERSE_NAME_MAPPING, (module, name)) {
+        return Some((m, Some(n)));
+    }
+    lookup(REVERSE_IMPORT_MAPPING, module).map(|m| (m, None))
 }

@@ -75,6 +75,9 @@ pub use de::{
     decode, decode_reader, Decoder, Options, PersistentLoad, Py2Encoding, SliceStream,
     StreamDecoder,
 };
+pub use enc::{
+    encode, encode_shared_memo, encode_to_writer, encode_value, EncodeOptions, DEFAULT_PROTOCOL,
+};
 pub use error::{Category, Error, ErrorKind, Result};
 pub use limits::{Limit, Limits};
 pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackItem, OPCODES};
