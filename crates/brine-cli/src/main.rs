@@ -38,6 +38,9 @@ enum Command {
     Json(JsonArgs),
     /// Summarise what loading would produce: protocol, opcodes, types, globals, memo.
     Info(InfoArgs),
+    /// Rewrite a pickle in another protocol, byte for byte as CPython would write it
+    /// (`pickle.dumps(pickle.loads(data), protocol=N)`), without running anything.
+    Transcode(TranscodeArgs),
 }
 
 #[derive(Args)]
@@ -140,6 +143,24 @@ struct InfoArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+#[derive(Args)]
+struct TranscodeArgs {
+    /// Pickle file (`-` for standard input).
+    file: String,
+    /// Protocol to write (0-5; 4 is CPython 3.11's default, 2 is the highest Python 2 reads).
+    #[arg(short, long, default_value_t = brine::DEFAULT_PROTOCOL, value_parser = clap::value_parser!(u8).range(0..=5))]
+    protocol: u8,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<String>,
+    /// Below protocol 3, keep Python 3 module names (do not write `__builtin__` for
+    /// `builtins`, ...).
+    #[arg(long)]
+    no_fix_imports_out: bool,
     #[command(flatten)]
     decode: DecodeArgs,
 }
@@ -316,6 +337,45 @@ fn run_info(a: &InfoArgs, out: &mut dyn Write) -> Result<(), OutError> {
     Ok(())
 }
 
+fn run_transcode(a: &TranscodeArgs, out: &mut dyn Write) -> Result<(), OutError> {
+    let opts = brine::EncodeOptions {
+        protocol: a.protocol,
+        fix_imports: !a.no_fix_imports_out,
+        // Buffers the input passed out of band stay out of band (their data is not in the
+        // file); below protocol 5 they cannot be written.
+        out_of_band_buffers: true,
+        ..brine::EncodeOptions::default()
+    };
+    let name = display_name(&a.file);
+    if a.decode.all && a.decode.shared_memo {
+        let data = read_input(&a.file)?;
+        let mut dec = Decoder::new(a.decode.options());
+        let (g, roots) = dec
+            .decode_slice_shared_memo(&data)
+            .map_err(|e| fail(name, e))?;
+        let bytes = brine::encode_shared_memo(&g, &roots, &opts).map_err(|e| fail(name, e))?;
+        out.write_all(&bytes)?;
+        return Ok(());
+    }
+    for_each_graph(&a.file, &a.decode, |g, v, _| {
+        let bytes = brine::encode_value(g, v, &opts).map_err(|e| fail(name, e))?;
+        out.write_all(&bytes)?;
+        Ok(())
+    })
+}
+
+/// Binary output goes to a file or a pipe, never to a terminal.
+fn refuse_terminal(output: &Option<String>) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    if output.is_none() && io::stdout().is_terminal() {
+        return Err(fail(
+            "<stdout>",
+            "refusing to write a pickle to a terminal; use -o FILE or redirect the output",
+        ));
+    }
+    Ok(())
+}
+
 fn run_dis(a: &DisArgs, out: &mut dyn Write) -> Result<(), OutError> {
     let mut opts = brine::dis::DisOptions::default();
     opts.indentlevel = a.indentlevel;
@@ -350,10 +410,19 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let mut file_out;
     let mut std_out;
-    let out: &mut dyn Write = match &cli.command {
-        Command::Dis(DisArgs {
-            output: Some(path), ..
-        }) => match fs::File::create(path) {
+    if let Command::Transcode(a) = &cli.command {
+        if let Err(f) = refuse_terminal(&a.output) {
+            eprintln!("{f}");
+            return ExitCode::from(2);
+        }
+    }
+    let output = match &cli.command {
+        Command::Dis(a) => a.output.as_ref(),
+        Command::Transcode(a) => a.output.as_ref(),
+        _ => None,
+    };
+    let out: &mut dyn Write = match output {
+        Some(path) => match fs::File::create(path) {
             Ok(f) => {
                 file_out = BufWriter::with_capacity(1 << 16, f);
                 &mut file_out
@@ -373,6 +442,7 @@ fn main() -> ExitCode {
         Command::Show(a) => run_show(a, out),
         Command::Json(a) => run_json(a, out),
         Command::Info(a) => run_info(a, out),
+        Command::Transcode(a) => run_transcode(a, out),
     };
     let result = result.and_then(|()| out.flush().map_err(OutError::Io));
     match result {

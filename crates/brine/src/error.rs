@@ -175,6 +175,10 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ErrorKind::Unpicklable(_) = self.0.kind {
+            // Encoding errors have no input position.
+            return write!(f, "{}", self.0.kind);
+        }
         write!(f, "{}, at byte {}", self.0.kind, self.0.offset)?;
         if let Some(op) = self.0.opcode {
             write!(f, " ({})", op.name())?;
