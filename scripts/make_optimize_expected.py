@@ -6,7 +6,8 @@ Usage (from the repository root, stdlib only):  python3 scripts/make_optimize_ex
 Reads every input of the CPython-made corpus (tests/corpus/manifest.json: valid/, bad/, and
 multi/*.pkl) plus the hand-made edge cases defined below, runs CPython's
 `pickletools.optimize` on each, and then once more on its output (idempotence). Writes, after
-deleting the previous tests/optimize/:
+deleting the previous tests/optimize/edge/ and expected/ (README.md and .gitattributes
+there are kept):
 
   manifest.json          one entry per input (see below)
   edge/<name>.pkl        the hand-made edge-case inputs
@@ -207,10 +208,10 @@ def main():
     for p in sorted((CORPUS / 'multi').glob('*.pkl')):
         inputs.append((p.relative_to(ROOT).as_posix(), None))
 
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    (OUT / 'edge').mkdir(parents=True)
-    (OUT / 'expected').mkdir()
+    for sub in ('edge', 'expected'):
+        if (OUT / sub).exists():
+            shutil.rmtree(OUT / sub)
+        (OUT / sub).mkdir(parents=True)
     seen = set()
     for name, data, description in edge_cases():
         assert name not in seen, name
