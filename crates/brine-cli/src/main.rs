@@ -41,6 +41,9 @@ enum Command {
     /// Rewrite a pickle in another protocol, byte for byte as CPython would write it
     /// (`pickle.dumps(pickle.loads(data), protocol=N)`), without running anything.
     Transcode(TranscodeArgs),
+    /// Drop unused memo PUTs and renumber the rest, byte for byte as
+    /// `pickletools.optimize` does.
+    Optimize(OptimizeArgs),
 }
 
 #[derive(Args)]
@@ -63,6 +66,9 @@ struct DisArgs {
     /// Text printed before each file's listing when several are given; `{name}` is the file.
     #[arg(short, long, default_value = "==> {name} <==")]
     preamble: String,
+    /// Most bytes a compressed input (gzip, bzip2, xz, zstd) may decompress to.
+    #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    max_decompressed_bytes: u64,
 }
 
 #[derive(Args, Clone)]
@@ -102,6 +108,9 @@ struct DecodeArgs {
     /// Most input bytes one pickle may span.
     #[arg(long, value_name = "BYTES")]
     max_input_bytes: Option<u64>,
+    /// Most bytes a compressed input (gzip, bzip2, xz, zstd) may decompress to.
+    #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    max_decompressed_bytes: u64,
 }
 
 #[derive(Args)]
@@ -165,6 +174,18 @@ struct TranscodeArgs {
     decode: DecodeArgs,
 }
 
+#[derive(Args)]
+struct OptimizeArgs {
+    /// Pickle file (`-` for standard input).
+    file: String,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<String>,
+    /// Most bytes a compressed input (gzip, bzip2, xz, zstd) may decompress to.
+    #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    max_decompressed_bytes: u64,
+}
+
 fn parse_encoding(s: &str) -> Result<Py2Encoding, String> {
     Py2Encoding::from_name(s)
         .ok_or_else(|| format!("unknown encoding {s:?} (use ASCII, latin1, utf-8 or bytes)"))
@@ -189,8 +210,8 @@ fn fail(file: &str, message: impl fmt::Display) -> Failure {
     }
 }
 
-fn read_input(file: &str) -> Result<Vec<u8>, Failure> {
-    input::read_input(file).map_err(|e| fail(display_name(file), e))
+fn read_input(file: &str, max_decompressed: u64) -> Result<Vec<u8>, Failure> {
+    input::read_input_limited(file, max_decompressed).map_err(|e| fail(display_name(file), e))
 }
 
 fn display_name(file: &str) -> &str {
@@ -268,7 +289,7 @@ fn for_each_graph(
     args: &DecodeArgs,
     mut each: impl FnMut(&brine::Graph<'_>, brine::Value, usize) -> Result<(), OutError>,
 ) -> Result<(), OutError> {
-    let data = read_input(file)?;
+    let data = read_input(file, args.max_decompressed_bytes)?;
     let name = display_name(file);
     if args.all && args.shared_memo {
         let mut dec = Decoder::new(args.options());
@@ -327,7 +348,7 @@ fn run_json(a: &JsonArgs, out: &mut dyn Write) -> Result<(), OutError> {
 }
 
 fn run_info(a: &InfoArgs, out: &mut dyn Write) -> Result<(), OutError> {
-    let data = read_input(&a.file)?;
+    let data = read_input(&a.file, a.decode.max_decompressed_bytes)?;
     let name = display_name(&a.file);
     let info = brine::info::info(&data, &a.decode.options()).map_err(|e| fail(name, e))?;
     match a.format {
@@ -348,7 +369,7 @@ fn run_transcode(a: &TranscodeArgs, out: &mut dyn Write) -> Result<(), OutError>
     };
     let name = display_name(&a.file);
     if a.decode.all && a.decode.shared_memo {
-        let data = read_input(&a.file)?;
+        let data = read_input(&a.file, a.decode.max_decompressed_bytes)?;
         let mut dec = Decoder::new(a.decode.options());
         let (g, roots) = dec
             .decode_slice_shared_memo(&data)
@@ -362,6 +383,13 @@ fn run_transcode(a: &TranscodeArgs, out: &mut dyn Write) -> Result<(), OutError>
         out.write_all(&bytes)?;
         Ok(())
     })
+}
+
+fn run_optimize(a: &OptimizeArgs, out: &mut dyn Write) -> Result<(), OutError> {
+    let data = read_input(&a.file, a.max_decompressed_bytes)?;
+    let bytes = brine::optimize::optimize(&data).map_err(|e| fail(display_name(&a.file), e))?;
+    out.write_all(&bytes)?;
+    Ok(())
 }
 
 /// Binary output goes to a file or a pipe, never to a terminal.
@@ -390,7 +418,7 @@ fn run_dis(a: &DisArgs, out: &mut dyn Write) -> Result<(), OutError> {
         if a.files.len() > 1 {
             writeln!(out, "{}", a.preamble.replace("{name}", name))?;
         }
-        let data = read_input(file)?;
+        let data = read_input(file, a.max_decompressed_bytes)?;
         let mut r = brine::read::SliceRead::new(&data);
         let memo_arg = if a.memo { Some(&mut memo) } else { None };
         match brine::dis::dis(&mut r, &mut &mut *out, &opts, memo_arg) {
@@ -410,15 +438,19 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let mut file_out;
     let mut std_out;
-    if let Command::Transcode(a) = &cli.command {
-        if let Err(f) = refuse_terminal(&a.output) {
-            eprintln!("{f}");
-            return ExitCode::from(2);
-        }
+    let binary_output = match &cli.command {
+        Command::Transcode(a) => Some(&a.output),
+        Command::Optimize(a) => Some(&a.output),
+        _ => None,
+    };
+    if let Some(Err(f)) = binary_output.map(refuse_terminal) {
+        eprintln!("{f}");
+        return ExitCode::from(2);
     }
     let output = match &cli.command {
         Command::Dis(a) => a.output.as_ref(),
         Command::Transcode(a) => a.output.as_ref(),
+        Command::Optimize(a) => a.output.as_ref(),
         _ => None,
     };
     let out: &mut dyn Write = match output {
@@ -443,6 +475,7 @@ fn main() -> ExitCode {
         Command::Json(a) => run_json(a, out),
         Command::Info(a) => run_info(a, out),
         Command::Transcode(a) => run_transcode(a, out),
+        Command::Optimize(a) => run_optimize(a, out),
     };
     let result = result.and_then(|()| out.flush().map_err(OutError::Io));
     match result {

@@ -158,3 +158,50 @@ fn transcoded_pickles_load_in_python_to_the_same_value() {
         );
     }
 }
+
+/// `brine optimize FILE` against `pickletools.optimize`, run by python3 on the same file.
+#[test]
+fn optimize_matches_pickletools_optimize() {
+    let mut checked = 0;
+    for name in [
+        "dict_len1001_p0",
+        "list_len1001_p4",
+        "frames_multi_p5",
+        "shared_list_twice_p2",
+        "nested_class_p3",
+    ] {
+        let file = corpus().join(format!("valid/{name}.pkl"));
+        if !file.exists() {
+            continue;
+        }
+        let o = run(&["optimize", file.to_str().unwrap()]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let py = Command::new("python3")
+            .args([
+                "-c",
+                "import pickletools,sys; sys.stdout.buffer.write(pickletools.optimize(open(sys.argv[1],'rb').read()))",
+                file.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(py.status.success());
+        assert_eq!(o.stdout, py.stdout, "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} files found");
+    // Bad input: exit 2, one line naming the file and the offset.
+    let bad = Path::new(env!("CARGO_TARGET_TMPDIR")).join("truncated_for_optimize.pkl");
+    std::fs::write(
+        &bad,
+        b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01",
+    )
+    .unwrap();
+    let o = run(&["optimize", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("truncated_for_optimize.pkl") && err.contains("byte"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -790,7 +790,7 @@ fn write_float(buf: &mut LineBuf, x: f64) -> fmt::Result {
         }
         buf.u64(hundredths / 100);
         let frac = (hundredths % 100) as usize;
-        if frac % 10 == 0 {
+        if frac.is_multiple_of(10) {
             buf.fixed(&[b'.', b'0' + (frac / 10) as u8], 2);
         } else {
             buf.fixed(&[b'.', DIGIT_PAIRS[frac * 2], DIGIT_PAIRS[frac * 2 + 1]], 3);

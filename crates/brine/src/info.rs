@@ -409,8 +409,10 @@ fn for_each_edge(node: &Node<'_>, mut f: impl FnMut(Value)) {
 /// argument tuple and keyword dict are flattened into their items; a persistent id is a
 /// leaf.
 fn child_at(g: &Graph<'_>, node: &Node<'_>, i: usize) -> Option<Value> {
-    let pair =
-        |p: &[(Value, Value)], i: usize| p.get(i / 2).map(|&(k, v)| if i % 2 == 0 { k } else { v });
+    let pair = |p: &[(Value, Value)], i: usize| {
+        p.get(i / 2)
+            .map(|&(k, v)| if i.is_multiple_of(2) { k } else { v })
+    };
     match node {
         Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => v.get(i).copied(),
         Node::Dict(p) | Node::OrderedDict(p) => pair(p, i),

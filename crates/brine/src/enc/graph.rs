@@ -468,7 +468,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             let v = self.item(src, i)?;
             i += 1;
             let after = match each {
-                Some(op) if i % u32::from(step) == 0 => Some(op),
+                Some(op) if i.is_multiple_of(u32::from(step)) => Some(op),
                 _ => None,
             };
             if self.is_simple(v) {
@@ -1246,7 +1246,7 @@ fn tuple_op(n: u32, short: bool) -> u8 {
 }
 
 fn half(p: &(Value, Value), i: usize) -> Value {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         p.0
     } else {
         p.1
