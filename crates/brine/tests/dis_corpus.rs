@@ -408,7 +408,7 @@ fn stack_left_after_stop() {
 fn int_too_long_for_repr_fails_after_the_offset_is_printed() {
     // LONG4 of 2000 bytes: more than 4300 digits, which CPython refuses to print.
     let mut data = b"\x8b\xd0\x07\x00\x00".to_vec();
-    data.extend(std::iter::repeat(0x11).take(2000));
+    data.extend(std::iter::repeat_n(0x11, 2000));
     data.push(b'.');
     let (out, e) = dis_err(&data);
     assert!(

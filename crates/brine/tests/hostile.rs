@@ -102,8 +102,8 @@ fn error_messages_name_problem_offset_and_opcode() {
 fn deep_nesting_decodes_displays_and_drops_without_recursion() {
     let depth = 200_000;
     let mut data = vec![0x80, 2];
-    data.extend(std::iter::repeat(b']').take(depth));
-    data.extend(std::iter::repeat(b'a').take(depth - 1));
+    data.extend(std::iter::repeat_n(b']', depth));
+    data.extend(std::iter::repeat_n(b'a', depth - 1));
     data.push(b'.');
     let g = brine::decode(&data).expect("deep list");
     let text = g.root().to_string();
@@ -147,7 +147,7 @@ fn each_limit_is_named_when_hit() {
     assert_eq!(limit_hit(&puts, max_memo).0, Limit::Memo);
 
     let mut list = b"](".to_vec();
-    list.extend(std::iter::repeat(b'N').take(100));
+    list.extend(std::iter::repeat_n(b'N', 100));
     list.extend_from_slice(b"e.");
     assert!(with_limits(&list, Limits::default()).is_ok());
     for (limits, want) in [
@@ -184,7 +184,7 @@ fn copied_payloads_count_against_the_allocation_limit() {
     // 1 MiB of bytes read from a stream must be copied, so it counts.
     let mut data = vec![0x80, 4, 0x8e];
     data.extend_from_slice(&(1u64 << 20).to_le_bytes());
-    data.extend(std::iter::repeat(0u8).take(1 << 20));
+    data.extend(std::iter::repeat_n(0u8, 1 << 20));
     data.push(b'.');
     let mut d = Decoder::new(Options {
         limits: Limits {
@@ -454,7 +454,7 @@ fn copies_made_by_native_reductions_are_charged() {
     // bytes(b'x' * 1 MiB) rebuilt 3 times from the memo: each copy counts.
     let mut data = b"\x80\x02cbuiltins\nbytes\nq\x00B".to_vec();
     data.extend_from_slice(&(1u32 << 20).to_le_bytes());
-    data.extend(std::iter::repeat(b'x').take(1 << 20));
+    data.extend(std::iter::repeat_n(b'x', 1 << 20));
     data.extend_from_slice(b"\x85q\x010");
     for _ in 0..3 {
         data.extend_from_slice(b"h\x00h\x01R0");
@@ -509,7 +509,7 @@ fn huge_ints_print_in_hex_in_linear_time() {
     // LONG4 with 1 MiB of 0x01 bytes: 8 million bits.
     let mut data = b"\x8b".to_vec();
     data.extend_from_slice(&(1u32 << 20).to_le_bytes());
-    data.extend(std::iter::repeat(1u8).take(1 << 20));
+    data.extend(std::iter::repeat_n(1u8, 1 << 20));
     data.push(b'.');
     let g = brine::decode(&data).expect("long");
     let text = g.root().to_string();

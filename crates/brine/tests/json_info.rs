@@ -657,8 +657,8 @@ fn json_stack_global_names_shared_with_a_value_are_one_node() {
 /// `N` lists nested in each other: EMPTY_LIST N times, then APPEND N-1 times.
 fn nested_lists(n: usize) -> Vec<u8> {
     let mut p = b"\x80\x02".to_vec();
-    p.extend(std::iter::repeat(b']').take(n));
-    p.extend(std::iter::repeat(b'a').take(n - 1));
+    p.extend(std::iter::repeat_n(b']', n));
+    p.extend(std::iter::repeat_n(b'a', n - 1));
     p.push(b'.');
     p
 }
@@ -682,13 +682,13 @@ fn json_100000_deep_dicts_and_tuples_do_not_overflow() {
         p.extend_from_slice(b"}\x8c\x01a");
     }
     p.push(b'}');
-    p.extend(std::iter::repeat(b's').take(N - 1));
+    p.extend(std::iter::repeat_n(b's', N - 1));
     p.push(b'.');
     let want = format!("{}{{}}{}", "{\"a\":".repeat(N - 1), "}".repeat(N - 1));
     assert_eq!(json(&p), want);
     // ((((),),),): EMPTY_TUPLE then TUPLE1 N times.
     let mut p = b"\x80\x02)".to_vec();
-    p.extend(std::iter::repeat(b'\x85').take(N));
+    p.extend(std::iter::repeat_n(b'\x85', N));
     p.push(b'.');
     let want = format!(
         "{}{{\"$tuple\":[]}}{}",
