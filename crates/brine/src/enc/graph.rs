@@ -78,6 +78,32 @@ enum Synth<'g> {
     Global(&'g [u8], &'g [u8]),
 }
 
+/// A borrowed run of items: values, or key/value pairs seen as one flat sequence.
+#[derive(Clone, Copy)]
+enum Items<'g> {
+    Values(&'g [Value]),
+    Pairs(&'g [(Value, Value)]),
+}
+
+impl Items<'_> {
+    fn len(&self) -> u32 {
+        let n = match self {
+            Items::Values(v) => v.len(),
+            Items::Pairs(p) => 2 * p.len(),
+        };
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> Value {
+        let i = i as usize;
+        match self {
+            Items::Values(v) => v.get(i).copied().unwrap_or(Value::None),
+            Items::Pairs(p) => p.get(i / 2).map_or(Value::None, |pair| half(pair, i)),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Batch {
     /// `batch_list_exact`: MARK ≤1000 APPENDS while items remain.
@@ -461,18 +487,38 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         }
     }
 
+    /// The items of a source as one slice of values (pairs flattened by index).
+    fn slice_of(&self, src: Src) -> Result<Items<'g>> {
+        let g: &'g Graph<'a> = self.g;
+        Ok(match src {
+            Src::Seq(id) => match g.get(id) {
+                Some(Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v)) => {
+                    Items::Values(v)
+                }
+                _ => Items::Values(&[]),
+            },
+            Src::Pairs(id) => match g.get(id) {
+                Some(Node::Dict(v) | Node::OrderedDict(v)) => Items::Pairs(v),
+                _ => Items::Values(&[]),
+            },
+            Src::ObjList(id) => Items::Values(&self.object(id)?.list_items),
+            Src::ObjPairs(id) => Items::Pairs(&self.object(id)?.dict_items),
+            Src::ObjSet(id) => Items::Values(&self.object(id)?.set_items),
+        })
+    }
+
     fn items(&mut self, src: Src, pos: u32, end: u32, step: u8, each: Option<u8>) -> Result<()> {
-        let end = end.min(self.src_len(src)?);
+        let items = self.slice_of(src)?;
+        let end = end.min(items.len());
         let mut i = pos;
         while i < end {
-            let v = self.item(src, i)?;
+            let v = items.get(i);
             i += 1;
             let after = match each {
                 Some(op) if i.is_multiple_of(u32::from(step)) => Some(op),
                 _ => None,
             };
-            if self.is_simple(v) {
-                self.save_val(v)?;
+            if self.save_leaf(v)? {
                 if let Some(op) = after {
                     self.sink.byte(op);
                 }
@@ -490,7 +536,8 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             if let Some(op) = after {
                 self.tasks.push(Task::Op(op));
             }
-            return self.save_val(v);
+            // save_leaf already passed the commit point of this save.
+            return self.save_compound(v);
         }
         Ok(())
     }
@@ -543,37 +590,65 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         Ok(())
     }
 
-    /// Values whose save never spawns tasks.
+    /// `save(v)` for the values whose save spawns no task (scalars, str, int, bytes from
+    /// protocol 3, memo hits); false (after the commit point) for the others.
     #[inline]
-    fn is_simple(&self, v: Value) -> bool {
+    fn save_leaf(&mut self, v: Value) -> Result<bool> {
+        self.sink.boundary();
         match v {
-            Value::Ref(id) => match self.g.get(id) {
-                Some(Node::Str(_) | Node::Int(_)) => true,
-                Some(Node::Bytes(_)) => self.proto() >= 3,
-                Some(_) => self
-                    .node_memo
-                    .get(id.index())
-                    .is_some_and(|&i| i != NO_MEMO),
-                None => true,
-            },
-            _ => true,
+            Value::None => self.sink.none(),
+            Value::Bool(b) => self.sink.bool(b),
+            Value::Int(i) => self.sink.int(i),
+            Value::Float(x) => self.sink.float(x),
+            Value::Ref(id) => {
+                let g: &'g Graph<'a> = self.g;
+                match g.get(id) {
+                    Some(Node::Str(st)) => {
+                        let b = st.as_bytes();
+                        let key = match str_singleton(b) {
+                            Some(k) => MemoKey::Other(k),
+                            None => MemoKey::Node(id),
+                        };
+                        self.save_str_keyed(b, key)?;
+                    }
+                    Some(Node::Int(b)) => self.sink.bigint(b)?,
+                    Some(Node::Bytes(b)) if self.proto() >= 3 => {
+                        let key = match bytes_singleton(b) {
+                            Some(k) => MemoKey::Other(k),
+                            None => MemoKey::Node(id),
+                        };
+                        match self.memo_lookup(key) {
+                            Some(idx) => self.sink.get(idx),
+                            None => self.save_bytes(b, key)?,
+                        }
+                    }
+                    _ => match self.node_memo.get(id.index()) {
+                        Some(&idx) if idx != NO_MEMO => self.sink.get(idx),
+                        _ => return Ok(false),
+                    },
+                }
+            }
         }
+        Ok(true)
     }
 
-    #[inline]
-    fn save_val(&mut self, v: Value) -> Result<()> {
-        self.save(Synth::Val(v))
+    /// The rest of `save(v)` once [`Walker::save_leaf`] declined it.
+    fn save_compound(&mut self, v: Value) -> Result<()> {
+        match v {
+            Value::Ref(id) => self.save_node(id),
+            _ => Ok(()),
+        }
     }
 
     /// CPython's `save(obj)`: the frame commit point, then the value.
     fn save(&mut self, s: Synth<'g>) -> Result<()> {
         self.sink.boundary();
         match s {
-            Synth::Val(Value::None) => self.sink.none(),
-            Synth::Val(Value::Bool(b)) => self.sink.bool(b),
-            Synth::Val(Value::Int(i)) => self.sink.int(i),
-            Synth::Val(Value::Float(x)) => self.sink.float(x),
-            Synth::Val(Value::Ref(id)) => return self.save_node(id),
+            Synth::Val(v) => {
+                if !self.save_leaf(v)? {
+                    self.save_compound(v)?;
+                }
+            }
             Synth::Latin1Text(b) => {
                 let key = match b {
                     [c] => MemoKey::Other(Key::Char(u32::from(*c))),

@@ -212,11 +212,11 @@ impl Sink {
             } else if (0..=0xff).contains(&v) {
                 self.bytes(&[Op::Binint1 as u8, v as u8]);
             } else if (0..=0xffff).contains(&v) {
-                self.byte(Op::Binint2 as u8);
-                self.bytes(&(v as u16).to_le_bytes());
+                let [a, b] = (v as u16).to_le_bytes();
+                self.bytes(&[Op::Binint2 as u8, a, b]);
             } else {
-                self.byte(Op::Binint as u8);
-                self.bytes(&(v as i32).to_le_bytes());
+                let [a, b, c, d] = (v as i32).to_le_bytes();
+                self.bytes(&[Op::Binint as u8, a, b, c, d]);
             }
         } else if self.proto >= 2 {
             let bytes = (v as i128).to_le_bytes();
@@ -225,8 +225,7 @@ impl Sink {
                 128 - (v as i128).unsigned_abs().leading_zeros(),
                 &bytes,
             );
-            self.bytes(&[Op::Long1 as u8, n as u8]);
-            self.bytes(&bytes[..n]);
+            self.long1(bytes.get(..n).unwrap_or(&bytes));
         } else {
             self.byte(Op::Long as u8);
             let mut b = itoa_buf(v);
@@ -242,6 +241,15 @@ impl Sink {
             return Ok(());
         }
         if self.proto >= 2 {
+            if let Ok(v128) = i128::try_from(v) {
+                // Up to 16 bytes of two's complement: no allocation.
+                let bytes = v128.to_le_bytes();
+                let n = long_len(v128 < 0, 128 - v128.unsigned_abs().leading_zeros(), &bytes);
+                if let Some(payload) = bytes.get(..n) {
+                    self.long1(payload);
+                    return Ok(());
+                }
+            }
             let bytes = v.to_signed_bytes_le();
             if bytes.len() <= 0xff {
                 self.bytes(&[Op::Long1 as u8, bytes.len() as u8]);
@@ -279,11 +287,24 @@ impl Sink {
         Ok(())
     }
 
+    /// LONG1 with a payload of at most 16 bytes.
+    fn long1(&mut self, payload: &[u8]) {
+        let mut b = [0u8; 18];
+        let n = payload.len().min(16);
+        b[0] = Op::Long1 as u8;
+        b[1] = n as u8;
+        if let (Some(dst), Some(src)) = (b.get_mut(2..2 + n), payload.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.bytes(&b[..2 + n]);
+    }
+
     /// `save_float`.
     pub(crate) fn float(&mut self, x: f64) {
         if self.proto >= 1 {
-            self.byte(Op::Binfloat as u8);
-            self.bytes(&x.to_be_bytes());
+            let mut b = [Op::Binfloat as u8; 9];
+            b[1..].copy_from_slice(&x.to_be_bytes());
+            self.bytes(&b);
         } else {
             self.byte(Op::Float as u8);
             let r = crate::pyrepr::float_repr(x);
