@@ -92,8 +92,8 @@ fn handle(g: &mut Graph<'static>, expected_seq: i64) -> Result<(Value, bool), (V
 fn main() -> ExitCode {
     let stdin = BufReader::new(io::stdin().lock());
     let mut out = BufWriter::new(io::stdout().lock());
-    let mut expected_seq = 0;
-    for request in StreamDecoder::new(stdin, Options::default()) {
+    for (expected_seq, request) in StreamDecoder::new(stdin, Options::default()).enumerate() {
+        let expected_seq = expected_seq as i64;
         let mut g = match request {
             Ok(g) => g,
             Err(e) => {
@@ -109,7 +109,6 @@ fn main() -> ExitCode {
                 (reply(&mut g, seq, "error", m), false)
             }
         };
-        expected_seq += 1;
         let bytes = match brine::encode_value(&g, answer, &EncodeOptions::protocol(protocol)) {
             Ok(b) => b,
             Err(e) => {
