@@ -359,14 +359,14 @@ fn run_info(a: &InfoArgs, out: &mut dyn Write) -> Result<(), OutError> {
 }
 
 fn run_transcode(a: &TranscodeArgs, out: &mut dyn Write) -> Result<(), OutError> {
+    // Buffers the input passed out of band stay out of band (their data is not in the
+    // file); below protocol 5 they cannot be written.
     let opts = brine::EncodeOptions {
         protocol: a.protocol,
         fix_imports: !a.no_fix_imports_out,
-        // Buffers the input passed out of band stay out of band (their data is not in the
-        // file); below protocol 5 they cannot be written.
-        out_of_band_buffers: true,
         ..brine::EncodeOptions::default()
-    };
+    }
+    .buffers_out_of_band();
     let name = display_name(&a.file);
     if a.decode.all && a.decode.shared_memo {
         let data = read_input(&a.file, a.decode.max_decompressed_bytes)?;

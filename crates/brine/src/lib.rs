@@ -76,7 +76,8 @@ pub use de::{
     StreamDecoder,
 };
 pub use enc::{
-    encode, encode_shared_memo, encode_to_writer, encode_value, EncodeOptions, DEFAULT_PROTOCOL,
+    encode, encode_shared_memo, encode_to_writer, encode_value, BufferCallback, EncodeOptions,
+    DEFAULT_PROTOCOL,
 };
 pub use error::{Category, Error, ErrorKind, Result};
 pub use limits::{Limit, Limits};

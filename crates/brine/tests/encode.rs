@@ -64,7 +64,9 @@ fn encode_options_for(entry: &Json, protocol: u8) -> EncodeOptions {
         }
         opts.extensions = reg;
     }
-    opts.out_of_band_buffers = entry["buffers"].is_array();
+    if entry["buffers"].is_array() {
+        opts = opts.buffers_out_of_band();
+    }
     opts
 }
 

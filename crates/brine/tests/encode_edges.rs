@@ -171,10 +171,27 @@ fn in_band_buffers_become_bytes_or_bytearray() {
         brine::decode(&out).unwrap().root().to_string(),
         "[b'ro', bytearray(b'rw'), b'ro']"
     );
-    let mut opts = EncodeOptions::protocol(5);
-    opts.out_of_band_buffers = true;
+    let opts = EncodeOptions::protocol(5).buffers_out_of_band();
     let out = brine::encode_value(&g, root, &opts).unwrap();
     // NEXT_BUFFER READONLY_BUFFER, NEXT_BUFFER, NEXT_BUFFER READONLY_BUFFER (not memoized).
     assert_eq!(out.iter().filter(|&&b| b == 0x97).count(), 3);
     assert_eq!(out.iter().filter(|&&b| b == 0x98).count(), 2);
+    // A callback chooses per buffer and sees them in order: here only the writable one
+    // goes out of band, and the reader gets it back from the caller's list.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let mut opts = EncodeOptions::protocol(5);
+    opts.buffer_callback = Some(std::sync::Arc::new(move |b: &brine::Buffer<'_>| {
+        log.lock().unwrap().push(b.index);
+        b.readonly
+    }));
+    let out = brine::encode_value(&g, root, &opts).unwrap();
+    assert_eq!(*seen.lock().unwrap(), [0, 1]);
+    let decoded = brine::Decoder::new(brine::Options {
+        buffers: Some(vec![Cow::Borrowed(b"rw")]),
+        ..brine::Options::default()
+    })
+    .decode_slice(&out)
+    .unwrap();
+    assert_eq!(decoded.root().to_string(), "[b'ro', b'rw', b'ro']");
 }

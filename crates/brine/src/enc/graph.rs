@@ -959,7 +959,8 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                         "PickleBuffer can only be pickled with protocol >= 5",
                     ));
                 }
-                if self.opts.out_of_band_buffers {
+                let in_band = self.opts.buffer_callback.as_ref().is_none_or(|cb| cb(b));
+                if !in_band {
                     self.sink.byte(Op::NextBuffer as u8);
                     if b.readonly {
                         self.sink.byte(Op::ReadonlyBuffer as u8);

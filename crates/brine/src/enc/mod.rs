@@ -46,10 +46,12 @@ mod graph;
 pub(crate) mod sink;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 use crate::error::Result;
-use crate::value::{Graph, Value};
+use crate::value::{Buffer, Graph, Value};
 
 #[allow(unused_imports)]
 pub(crate) use sink::Sink;
@@ -57,8 +59,13 @@ pub(crate) use sink::Sink;
 /// CPython 3.11's `pickle.DEFAULT_PROTOCOL`.
 pub const DEFAULT_PROTOCOL: u8 = 4;
 
+/// Decides, for each out-of-band buffer node, whether it is written in band (`true`) or out
+/// of band (`false`), as `pickle.dumps(buffer_callback=...)` does. The callback sees the
+/// buffer in the order the pickle refers to them, so it can collect them for the reader.
+pub type BufferCallback = Arc<dyn Fn(&Buffer<'_>) -> bool + Send + Sync>;
+
 /// Encoding options. The default matches `pickle.dumps(obj)`: protocol 4, `fix_imports`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EncodeOptions {
     /// Protocol 0 to 5.
     pub protocol: u8,
@@ -68,10 +75,26 @@ pub struct EncodeOptions {
     /// The extension registry (`copyreg.add_extension`): globals listed here are written as
     /// EXT1/EXT2/EXT4 codes from protocol 2.
     pub extensions: HashMap<(String, String), i32>,
-    /// Write every out-of-band buffer node out of band again (`NEXT_BUFFER`, plus
-    /// `READONLY_BUFFER` for read-only ones), as a `buffer_callback` returning false does.
-    /// Otherwise buffers are written in band (bytes if read-only, bytearray if not).
-    pub out_of_band_buffers: bool,
+    /// Protocol 5 buffers ([`Node::Buffer`](crate::Node::Buffer)): without a callback they
+    /// are written in band (bytes if read-only, bytearray if not), as CPython does without
+    /// `buffer_callback`; a callback that returns false writes one out of band
+    /// (`NEXT_BUFFER`, plus `READONLY_BUFFER` for read-only ones). See
+    /// [`EncodeOptions::buffers_out_of_band`].
+    pub buffer_callback: Option<BufferCallback>,
+}
+
+impl fmt::Debug for EncodeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncodeOptions")
+            .field("protocol", &self.protocol)
+            .field("fix_imports", &self.fix_imports)
+            .field("extensions", &self.extensions)
+            .field(
+                "buffer_callback",
+                &self.buffer_callback.as_ref().map(|_| "Fn"),
+            )
+            .finish()
+    }
 }
 
 impl Default for EncodeOptions {
@@ -80,7 +103,7 @@ impl Default for EncodeOptions {
             protocol: DEFAULT_PROTOCOL,
             fix_imports: true,
             extensions: HashMap::new(),
-            out_of_band_buffers: false,
+            buffer_callback: None,
         }
     }
 }
@@ -92,6 +115,13 @@ impl EncodeOptions {
             protocol,
             ..EncodeOptions::default()
         }
+    }
+
+    /// These options with every buffer written out of band (a decoded pickle's
+    /// `NEXT_BUFFER`s stay `NEXT_BUFFER`s, in the same order).
+    pub fn buffers_out_of_band(mut self) -> Self {
+        self.buffer_callback = Some(Arc::new(|_| false));
+        self
     }
 
     fn check(&self) -> Result<()> {
