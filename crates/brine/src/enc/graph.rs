@@ -510,6 +510,26 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
     fn items(&mut self, src: Src, pos: u32, end: u32, step: u8, each: Option<u8>) -> Result<()> {
         let items = self.slice_of(src)?;
         let end = end.min(items.len());
+        // The common case (no opcode after each item) over plain values: a tight loop.
+        if let (Items::Values(values), None) = (items, each) {
+            let mut i = pos;
+            while let Some(&v) = values.get(i as usize).filter(|_| i < end) {
+                i += 1;
+                if !self.save_leaf(v)? {
+                    if i < end {
+                        self.tasks.push(Task::Items {
+                            src,
+                            pos: i,
+                            end,
+                            step,
+                            each,
+                        });
+                    }
+                    return self.save_compound(v);
+                }
+            }
+            return Ok(());
+        }
         let mut i = pos;
         while i < end {
             let v = items.get(i);
@@ -1306,6 +1326,28 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         }
         Ok((m, n))
     }
+}
+
+/// An upper bound (roughly) of the pickle's size, from the nodes alone.
+pub(crate) fn estimate(g: &Graph<'_>, proto: u8) -> usize {
+    // Per inline value: at most 10 bytes in binary protocols (LONG1 of 8 bytes), 25 in the
+    // text forms of protocol 0 (a float's repr).
+    let per_item: usize = if proto == 0 { 28 } else { 12 };
+    let mut total: usize = 64;
+    for (_, node) in g.nodes() {
+        let n = match node {
+            Node::Str(s) => s.as_bytes().len() * if proto == 0 { 10 } else { 1 } + 16,
+            Node::Bytes(b) | Node::ByteArray(b) => b.len() * if proto < 3 { 12 } else { 1 } + 64,
+            Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => {
+                v.len() * per_item + 64
+            }
+            Node::Dict(v) | Node::OrderedDict(v) => v.len() * 2 * per_item + 64,
+            Node::Int(i) => (i.bits() / 3) as usize + 16,
+            _ => 256,
+        };
+        total = total.saturating_add(n);
+    }
+    total.min(1 << 34)
 }
 
 /// A pseudo-opcode for [`Task::Op`]: the frame commit point of a `save` call whose opcodes

@@ -145,10 +145,15 @@ pub fn encode(graph: &Graph<'_>, opts: &EncodeOptions) -> Result<Vec<u8>> {
 pub fn encode_value(graph: &Graph<'_>, value: Value, opts: &EncodeOptions) -> Result<Vec<u8>> {
     opts.check()?;
     let mut w = graph::Walker::new(graph, opts);
+    // Reserving an upper bound up front avoids copying a growing buffer; pages that are
+    // never written cost nothing, and the surplus is given back at the end.
+    let _ = w.sink.buf.try_reserve(graph::estimate(graph, opts.protocol));
     w.sink.start();
     w.dump(value)?;
     w.sink.finish();
-    Ok(std::mem::take(&mut w.sink.buf))
+    let mut out = std::mem::take(&mut w.sink.buf);
+    out.shrink_to_fit();
+    Ok(out)
 }
 
 /// Encodes the graph's root value to any `io::Write`, handing over each frame as it is
