@@ -904,49 +904,16 @@ impl<'a> Builder<'a> {
     }
 
     fn key(&mut self, k: PyStr<'static>, at: usize) -> Result<(), Error> {
+        if let Some(&Frame::Open { at: open }) = self.frames.last() {
+            let frame = self.first_member(k, open, at)?;
+            if let Some(top) = self.frames.last_mut() {
+                *top = frame;
+            }
+            return Ok(());
+        }
         match self.frames.last_mut() {
             Some(Frame::Members { key, .. }) => {
                 *key = self.g.push(Node::Str(k));
-                Ok(())
-            }
-            Some(Frame::Open { at: open }) => {
-                let open = *open;
-                let name = k.as_bytes();
-                if name == b"$id" {
-                    let t = Tagged {
-                        at: open,
-                        tag: None,
-                        id: None,
-                        node: None,
-                        pending: Some(Field::Id),
-                        seen: 0,
-                        main: None,
-                        fields: Vec::new(),
-                    };
-                    *self.frames.last_mut().ok_or_else(|| bad(at, "no frame"))? = Frame::Tagged(t);
-                    return Ok(());
-                }
-                if name.first() == Some(&b'$') {
-                    let tag = Tag::parse(name).ok_or_else(|| unknown_tag(&k, at))?;
-                    let t = Tagged {
-                        at: open,
-                        tag: Some(tag),
-                        id: None,
-                        node: None,
-                        pending: Some(Field::Main),
-                        seen: Field::Main.bit(),
-                        main: None,
-                        fields: Vec::new(),
-                    };
-                    *self.frames.last_mut().ok_or_else(|| bad(at, "no frame"))? = Frame::Tagged(t);
-                    return Ok(());
-                }
-                let key = self.g.push(Node::Str(k));
-                *self.frames.last_mut().ok_or_else(|| bad(at, "no frame"))? = Frame::Members {
-                    body: false,
-                    pairs: Vec::new(),
-                    key,
-                };
                 Ok(())
             }
             Some(Frame::Tagged(t)) => {
@@ -967,7 +934,7 @@ impl<'a> Builder<'a> {
                     let Some(node) = tag.placeholder() else {
                         return Err(bad(at, format!("a {} value has no identity", tag.name())));
                     };
-                    let n = t.id.unwrap_or(0);
+                    let n = t.id.ok_or_else(|| bad(t.at, "\"$id\" without a number"))?;
                     let id = match self.g.push(node) {
                         Value::Ref(id) => id,
                         _ => return Err(bad(at, "no node")),
@@ -1012,6 +979,42 @@ impl<'a> Builder<'a> {
             }
             _ => Err(bad(at, "unexpected member name")),
         }
+    }
+
+    /// What an object that starts at `open` is, from its first member name: a tagged
+    /// object (`$id` or a tag) or a plain dict.
+    fn first_member(
+        &mut self,
+        k: PyStr<'static>,
+        open: usize,
+        at: usize,
+    ) -> Result<Frame<'a>, Error> {
+        let name = k.as_bytes();
+        let tagged = |tag, pending: Field| {
+            Frame::Tagged(Tagged {
+                at: open,
+                tag,
+                id: None,
+                node: None,
+                pending: Some(pending),
+                seen: if tag.is_some() { pending.bit() } else { 0 },
+                main: None,
+                fields: Vec::new(),
+            })
+        };
+        if name == b"$id" {
+            return Ok(tagged(None, Field::Id));
+        }
+        if name.first() == Some(&b'$') {
+            let tag = Tag::parse(name).ok_or_else(|| unknown_tag(&k, at))?;
+            return Ok(tagged(Some(tag), Field::Main));
+        }
+        let key = self.g.push(Node::Str(k));
+        Ok(Frame::Members {
+            body: false,
+            pairs: Vec::new(),
+            key,
+        })
     }
 
     /// A closing `]` or `}`.
