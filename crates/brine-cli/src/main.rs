@@ -44,6 +44,8 @@ enum Command {
     /// Drop unused memo PUTs and renumber the rest, byte for byte as
     /// `pickletools.optimize` does.
     Optimize(OptimizeArgs),
+    /// Write the pickle a `brine json` document describes (the inverse of `brine json`).
+    FromJson(FromJsonArgs),
 }
 
 #[derive(Args)]
@@ -172,6 +174,24 @@ struct TranscodeArgs {
     no_fix_imports_out: bool,
     #[command(flatten)]
     decode: DecodeArgs,
+}
+
+#[derive(Args)]
+struct FromJsonArgs {
+    /// JSON file in brine's form (docs/json.md), `-` for standard input.
+    file: String,
+    /// Protocol to write (0-5).
+    #[arg(short, long, default_value_t = brine::DEFAULT_PROTOCOL, value_parser = clap::value_parser!(u8).range(0..=5))]
+    protocol: u8,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<String>,
+    /// Below protocol 3, keep Python 3 module names.
+    #[arg(long)]
+    no_fix_imports_out: bool,
+    /// Most bytes a compressed input (gzip, bzip2, xz, zstd) may decompress to.
+    #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    max_decompressed_bytes: u64,
 }
 
 #[derive(Args)]
@@ -392,6 +412,21 @@ fn run_optimize(a: &OptimizeArgs, out: &mut dyn Write) -> Result<(), OutError> {
     Ok(())
 }
 
+fn run_from_json(a: &FromJsonArgs, out: &mut dyn Write) -> Result<(), OutError> {
+    let text = read_input(&a.file, a.max_decompressed_bytes)?;
+    let name = display_name(&a.file);
+    let graph = brine::from_json::from_json(&text).map_err(|e| fail(name, e))?;
+    let opts = brine::EncodeOptions {
+        protocol: a.protocol,
+        fix_imports: !a.no_fix_imports_out,
+        ..brine::EncodeOptions::default()
+    }
+    .buffers_out_of_band();
+    let bytes = brine::encode(&graph, &opts).map_err(|e| fail(name, e))?;
+    out.write_all(&bytes)?;
+    Ok(())
+}
+
 /// Binary output goes to a file or a pipe, never to a terminal.
 fn refuse_terminal(output: &Option<String>) -> Result<(), Failure> {
     use std::io::IsTerminal;
@@ -441,6 +476,7 @@ fn main() -> ExitCode {
     let binary_output = match &cli.command {
         Command::Transcode(a) => Some(&a.output),
         Command::Optimize(a) => Some(&a.output),
+        Command::FromJson(a) => Some(&a.output),
         _ => None,
     };
     if let Some(Err(f)) = binary_output.map(refuse_terminal) {
@@ -451,6 +487,7 @@ fn main() -> ExitCode {
         Command::Dis(a) => a.output.as_ref(),
         Command::Transcode(a) => a.output.as_ref(),
         Command::Optimize(a) => a.output.as_ref(),
+        Command::FromJson(a) => a.output.as_ref(),
         _ => None,
     };
     let out: &mut dyn Write = match output {
@@ -476,6 +513,7 @@ fn main() -> ExitCode {
         Command::Info(a) => run_info(a, out),
         Command::Transcode(a) => run_transcode(a, out),
         Command::Optimize(a) => run_optimize(a, out),
+        Command::FromJson(a) => run_from_json(a, out),
     };
     let result = result.and_then(|()| out.flush().map_err(OutError::Io));
     match result {

@@ -205,3 +205,47 @@ fn optimize_matches_pickletools_optimize() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// `brine json FILE | brine from-json - --protocol P` writes the same pickle as the file
+/// (for a file written by CPython at protocol P), and JSON -> pickle -> JSON is the identity.
+#[test]
+fn from_json_inverts_json() {
+    for (name, p) in [
+        ("dict_len1001_p2", "2"),
+        ("shared_list_twice_p4", "4"),
+        ("set_len2_p5", "5"),
+        ("bytes_edge_cases_p0", "0"),
+    ] {
+        let file = corpus().join(format!("valid/{name}.pkl"));
+        if !file.exists() {
+            continue;
+        }
+        let json = run(&["json", "--exact", file.to_str().unwrap()]);
+        assert!(json.status.success());
+        let mut child = bin()
+            .args(["from-json", "-", "--protocol", p])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&json.stdout).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert_eq!(
+            o.stdout,
+            std::fs::read(&file).unwrap(),
+            "{name}: same bytes"
+        );
+    }
+    // Bad JSON: exit 2 with the file, the offset and the problem on one line.
+    let bad = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad.json");
+    std::fs::write(&bad, br#"{"$ref": 3}"#).unwrap();
+    let o = run(&["from-json", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.json") && stderr(&o).contains("byte"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -592,10 +592,18 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
     /// Whether `node` may carry an `$id`: containers and objects always, everything else
     /// only with exact identity. The empty tuple never does: CPython's is a singleton that
     /// the pickler never memoizes.
-    fn identity_kept(&self, node: &Node<'_>) -> bool {
+    fn identity_kept(&self, id: NodeId, node: &Node<'_>) -> bool {
         match node {
             Node::Tuple(t) if t.is_empty() => false,
             _ if self.opts.exact_identity => true,
+            // Written in full at each occurrence, these would repeat (and so split) the nodes
+            // below them, and never end on a cycle through them.
+            _ if self.origin(id).is_some() => true,
+            Node::Slice(abc) | Node::Range(abc)
+                if abc.iter().any(|v| matches!(v, Value::Ref(_))) =>
+            {
+                true
+            }
             Node::List(_)
             | Node::Tuple(_)
             | Node::Dict(_)
@@ -697,7 +705,7 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
             return;
         };
         let mut tag_id = None;
-        if self.shared(id) && self.identity_kept(node) {
+        if self.shared(id) && self.identity_kept(id, node) {
             if let Some(&n) = self.ids.get(&id) {
                 self.out.begin(b'{');
                 self.out.key(b"$ref");

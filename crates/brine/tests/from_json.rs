@@ -62,17 +62,9 @@ fn options_for<'a>(entry: &Json) -> Options<'a> {
     opts
 }
 
-/// Corpus pickles whose default or origins JSON loses sharing because of a writer gap (see
-/// docs/from-json.md): json.rs writes a node whose identity it does not record in full at
-/// each occurrence, so a shared global with an `"origin"` repeats its origin object, and a
-/// shared slice or range repeats the list inside it. Tolerated only as "split" sharing errors
-/// under these option sets; once the writer records identity for such nodes they pass.
-const KNOWN_WRITER_GAPS: &[(&str, &str)] = &[
-    ("nested_class_instance_p0", "origins"),
-    ("nested_class_instance_p1", "origins"),
-    ("getnewargs_ex_p2", "origins"),
-    ("getnewargs_ex_p3", "origins"),
-];
+/// Corpus pickles whose JSON would lose sharing (none since json.rs records identity for
+/// every shared node it would otherwise repeat; kept so a regression names itself).
+const KNOWN_WRITER_GAPS: &[(&str, &str)] = &[];
 
 /// Codecs brine does not implement.
 const UNSUPPORTED_ENCODINGS: &[&str] = &["koi8-r"];
@@ -520,7 +512,6 @@ fn capped_json(g: &Graph<'_>, opts: &JsonOptions) -> Result<String, String> {
 /// Hand-made pickles of a slice shared or on a cycle (CPython cannot pickle the cycle, but a
 /// pickle can say it): the JSON must keep the sharing and end.
 #[test]
-#[ignore = "needs the json.rs identity rule for slices/ranges holding nodes (docs/from-json.md)"]
 fn shared_and_cyclic_slices_round_trip() {
     // s = slice([1]); (s, s), protocol 2
     let shared = b"\x80\x02c__builtin__\nslice\n]q\x00K\x01aNN\x87Rq\x01h\x01\x86.";

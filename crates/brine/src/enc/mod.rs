@@ -147,7 +147,10 @@ pub fn encode_value(graph: &Graph<'_>, value: Value, opts: &EncodeOptions) -> Re
     let mut w = graph::Walker::new(graph, opts);
     // Reserving an upper bound up front avoids copying a growing buffer; pages that are
     // never written cost nothing, and the surplus is given back at the end.
-    let _ = w.sink.buf.try_reserve(graph::estimate(graph, opts.protocol));
+    let _ = w
+        .sink
+        .buf
+        .try_reserve(graph::estimate(graph, opts.protocol));
     w.sink.start();
     w.dump(value)?;
     w.sink.finish();
