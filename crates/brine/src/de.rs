@@ -145,6 +145,23 @@ impl<'a> Decoder<'a> {
         Machine::new(&mut self.opts, 0, data.len()).run_shared(&mut r)
     }
 
+    /// Decodes the first pickle in `data` as far as it goes: the graph of everything built
+    /// before the first error (every global and call with its byte offset), and the error.
+    /// Without an error the graph is complete and its root is set. For scanners, which must
+    /// judge what a broken or truncated pickle would already have done.
+    ///
+    /// ```
+    /// // A call, then garbage: CPython would have run the call before failing.
+    /// let data = b"cos\nsystem\n(S'id'\ntR\xff";
+    /// let (graph, err) = brine::Decoder::default().decode_slice_partial(data);
+    /// assert!(err.is_some());
+    /// assert!(graph.nodes().any(|(_, n)| matches!(n, brine::Node::Object(_))));
+    /// ```
+    pub fn decode_slice_partial(&mut self, data: &'a [u8]) -> (Graph<'a>, Option<crate::Error>) {
+        let mut r = SliceRead::new(data);
+        Machine::new(&mut self.opts, 0, data.len()).run_partial(&mut r)
+    }
+
     /// Decodes one pickle from a reader source, leaving it positioned after the STOP.
     pub fn decode_from<R: Read<'a>>(&mut self, r: &mut R) -> Result<Graph<'a>> {
         let start = r.offset();

@@ -139,6 +139,24 @@ impl<'a, 'o> Machine<'a, 'o> {
         Ok(self.graph)
     }
 
+    /// Runs until STOP or the first error, and returns the graph either way: on error it
+    /// holds every node built before the failing opcode (globals and calls with their
+    /// offsets), which is what a scanner needs to judge a broken or truncated pickle.
+    pub(crate) fn run_partial<R: Read<'a>>(
+        mut self,
+        r: &mut R,
+    ) -> (Graph<'a>, Option<crate::Error>) {
+        let result = self.run_one(r);
+        self.graph.set_protocol(self.max_proto);
+        match result {
+            Ok(root) => {
+                self.graph.set_root(root);
+                (self.graph, None)
+            }
+            Err(e) => (self.graph, Some(e)),
+        }
+    }
+
     /// Runs pickle after pickle until the input ends cleanly, keeping the memo between them
     /// as one `pickle.Unpickler` does across `load()` calls; returns the graph and each
     /// pickle's value.
