@@ -419,6 +419,8 @@ fn run_from_json(a: &FromJsonArgs, out: &mut dyn Write) -> Result<(), OutError> 
     let opts = brine::EncodeOptions {
         protocol: a.protocol,
         fix_imports: !a.no_fix_imports_out,
+        // The JSON records the names as the pickle wrote them (Python 2 names included).
+        keep_original_names: !a.no_fix_imports_out,
         ..brine::EncodeOptions::default()
     }
     .buffers_out_of_band();

@@ -154,6 +154,7 @@ enum Task<'g> {
     InstEnd {
         module: &'g [u8],
         name: &'g [u8],
+        original: Option<(&'g [u8], &'g [u8])>,
         key: MemoKey<'g>,
         obj: NodeId,
     },
@@ -398,11 +399,12 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             Task::InstEnd {
                 module,
                 name,
+                original,
                 key,
                 obj,
             } => {
                 self.sink.byte(Op::Inst as u8);
-                let (m, n) = self.global_names(module, name, self.proto())?;
+                let (m, n) = self.written_names(module, name, original, self.proto())?;
                 self.sink.bytes(&m);
                 self.sink.byte(b'\n');
                 self.sink.bytes(&n);
@@ -700,7 +702,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 self.open_list(MemoKey::Fresh)?;
                 self.list_items(Src::Seq(id))?;
             }
-            Synth::Global(m, n) => self.save_global(m, n, None)?,
+            Synth::Global(m, n) => self.save_global(m, n, None, None)?,
         }
         Ok(())
     }
@@ -969,7 +971,11 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     matches!(self.g.get(m), Some(Node::Str(s)) if s == &gl.module)
                         && matches!(self.g.get(n), Some(Node::Str(s)) if s == &gl.name)
                 });
-                self.save_global(gl.module.as_bytes(), gl.name.as_bytes(), from)
+                let original = gl
+                    .original
+                    .as_ref()
+                    .map(|(m, n)| (m.as_bytes(), n.as_bytes()));
+                self.save_global(gl.module.as_bytes(), gl.name.as_bytes(), from, original)
             }
             Node::Object(o) => self.save_object(id, o, key),
             Node::PersistentRef(pid) => self.save_persistent(*pid),
@@ -1156,6 +1162,10 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 self.tasks.push(Task::InstEnd {
                     module: gl.module.as_bytes(),
                     name: gl.name.as_bytes(),
+                    original: gl
+                        .original
+                        .as_ref()
+                        .map(|(m, n)| (m.as_bytes(), n.as_bytes())),
                     key,
                     obj: id,
                 });
@@ -1248,6 +1258,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         module: &'g [u8],
         name: &'g [u8],
         from_stack: Option<(NodeId, NodeId)>,
+        original: Option<(&'g [u8], &'g [u8])>,
     ) -> Result<()> {
         let key = MemoKey::Other(Key::Global(module, name));
         if let Some(idx) = self.memo_lookup(key) {
@@ -1287,7 +1298,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 None,
             )
         } else {
-            let (m, n) = self.global_names(module, name, proto)?;
+            let (m, n) = self.written_names(module, name, original, proto)?;
             self.sink.byte(Op::Global as u8);
             self.sink.bytes(&m);
             self.sink.byte(b'\n');
@@ -1297,35 +1308,51 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         }
     }
 
+    /// The names GLOBAL/INST write, per [`EncodeOptions::keep_original_names`].
+    fn written_names(
+        &self,
+        module: &[u8],
+        name: &[u8],
+        original: Option<(&[u8], &[u8])>,
+        proto: u8,
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        if !self.opts.keep_original_names {
+            return self.global_names(module, name, proto);
+        }
+        let (m, n) = original.unwrap_or((module, name));
+        check_names(m, n, proto)
+    }
+
     /// The names GLOBAL/INST write: mapped back to Python 2 names below protocol 3 (with
     /// `fix_imports`), ASCII below protocol 3, UTF-8 at 3.
     fn global_names(&self, module: &[u8], name: &[u8], proto: u8) -> Result<(Vec<u8>, Vec<u8>)> {
-        let (mut m, mut n) = (module.to_vec(), name.to_vec());
         if proto < 3 && self.opts.fix_imports {
             if let (Ok(ms), Ok(ns)) = (std::str::from_utf8(module), std::str::from_utf8(name)) {
                 if let Some((pm, pn)) = map_py3_name(ms, ns) {
-                    m = pm.as_bytes().to_vec();
-                    if let Some(pn) = pn {
-                        n = pn.as_bytes().to_vec();
-                    }
+                    return check_names(pm.as_bytes(), pn.map_or(name, str::as_bytes), proto);
                 }
             }
         }
-        if proto < 3 {
-            for (what, s) in [(&m, "module"), (&n, "name")] {
-                if !what.is_ascii() {
-                    return Err(unpicklable(format!(
-                        "can't pickle {s} identifier '{}' using pickle protocol {proto}",
-                        String::from_utf8_lossy(what)
-                    )));
-                }
-            }
-        }
-        if m.contains(&b'\n') || n.contains(&b'\n') {
-            return Err(unpicklable("a global's name cannot contain a newline"));
-        }
-        Ok((m, n))
+        check_names(module, name, proto)
     }
+}
+
+/// GLOBAL/INST names: ASCII below protocol 3 (UTF-8 at 3), one line each.
+fn check_names(m: &[u8], n: &[u8], proto: u8) -> Result<(Vec<u8>, Vec<u8>)> {
+    if proto < 3 {
+        for (what, s) in [(m, "module"), (n, "name")] {
+            if !what.is_ascii() {
+                return Err(unpicklable(format!(
+                    "can't pickle {s} identifier '{}' using pickle protocol {proto}",
+                    String::from_utf8_lossy(what)
+                )));
+            }
+        }
+    }
+    if m.contains(&b'\n') || n.contains(&b'\n') {
+        return Err(unpicklable("a global's name cannot contain a newline"));
+    }
+    Ok((m.to_vec(), n.to_vec()))
 }
 
 /// An upper bound (roughly) of the pickle's size, from the nodes alone.

@@ -72,6 +72,13 @@ pub struct EncodeOptions {
     /// Below protocol 3, write Python 2 names for globals that were renamed in Python 3
     /// (`builtins` -> `__builtin__`, ...), as `pickle.dumps(fix_imports=True)`.
     pub fix_imports: bool,
+    /// Write GLOBAL and INST names exactly as they were read: the Python 2 names a pickle
+    /// used ([`Global::original`](crate::Global::original)), or the names as they are
+    /// when nothing was renamed, instead of CPython's reverse mapping (which is lossy:
+    /// `exceptions.StandardError` reads as `builtins.Exception` and is written back as
+    /// `exceptions.Exception`). Off by default (CPython's bytes); `brine from-json` turns
+    /// it on so that JSON -> pickle -> JSON keeps the names.
+    pub keep_original_names: bool,
     /// The extension registry (`copyreg.add_extension`): globals listed here are written as
     /// EXT1/EXT2/EXT4 codes from protocol 2.
     pub extensions: HashMap<(String, String), i32>,
@@ -88,6 +95,7 @@ impl fmt::Debug for EncodeOptions {
         f.debug_struct("EncodeOptions")
             .field("protocol", &self.protocol)
             .field("fix_imports", &self.fix_imports)
+            .field("keep_original_names", &self.keep_original_names)
             .field("extensions", &self.extensions)
             .field(
                 "buffer_callback",
@@ -102,6 +110,7 @@ impl Default for EncodeOptions {
         EncodeOptions {
             protocol: DEFAULT_PROTOCOL,
             fix_imports: true,
+            keep_original_names: false,
             extensions: HashMap::new(),
             buffer_callback: None,
         }
