@@ -83,5 +83,6 @@ pub use error::{Category, Error, ErrorKind, Result};
 pub use limits::{Limit, Limits};
 pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackItem, OPCODES};
 pub use serde_de::{from_reader, from_slice};
+pub use serde_ser::{to_vec, to_writer};
 pub use value::{Buffer, CallKind, Global, Graph, Node, NodeId, Object, PyStr, Value, ValueRef};
 pub use vm::HIGHEST_PROTOCOL;
