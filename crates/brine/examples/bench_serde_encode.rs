@@ -134,7 +134,7 @@ fn main() {
         }
     }
     let opts = brine::EncodeOptions::protocol(protocol);
-    let want = |name: &str| only.as_deref().map_or(true, |o| o == name);
+    let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if want("records") {
         time("records", &records(), &opts, runs);
     }
