@@ -209,8 +209,8 @@ impl Policy {
             if let Some(r) = self.rules.deny.get(p) {
                 return Some(r);
             }
-            match p.rfind('.') {
-                Some(i) => p = &p[..i],
+            match p.rsplit_once('.') {
+                Some((head, _)) => p = head,
                 None => return None,
             }
         }
@@ -218,7 +218,8 @@ impl Policy {
 }
 
 fn below(path: &str, prefix: &str) -> bool {
-    path.len() > prefix.len() && path.starts_with(prefix) && path[prefix.len()..].starts_with('.')
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with('.'))
 }
 
 fn is_dunder(s: &str) -> bool {
@@ -675,7 +676,11 @@ impl<'g, 'a> Analysis<'g, 'a> {
                     Severity::Suspicious
                 },
                 what,
-                format!("{} ({}): {}", full, d.name, d.why),
+                if full == d.name {
+                    format!("{full}: {}", d.why)
+                } else {
+                    format!("{full} is in {}: {}", d.name, d.why)
+                },
             ),
             Judged::Dunder(a) => sink.add(
                 offset,
@@ -745,24 +750,16 @@ impl<'g, 'a> Analysis<'g, 'a> {
                         p.full(),
                     );
                 }
-                Node::Object(o) => {
-                    if !self.call(sink, id, o) {
-                        unsafe_call = true;
-                    }
-                }
-                Node::PersistentRef(pid) => {
-                    if !self.torch_pid(*pid) {
-                        sink.add(
-                            None,
-                            None,
-                            "unknown-persistent-id",
-                            Some("D11"),
-                            Severity::Suspicious,
-                            format!("persistent_load({})", self.render(*pid, 3)),
-                            "a persistent id that is not a ('storage', <torch storage type>, ...) tuple hands data to the loader's own hook".into(),
-                        );
-                    }
-                }
+                Node::Object(o) => unsafe_call |= !self.call(sink, id, o),
+                Node::PersistentRef(pid) if !self.torch_pid(*pid) => sink.add(
+                    None,
+                    None,
+                    "unknown-persistent-id",
+                    Some("D11"),
+                    Severity::Suspicious,
+                    format!("persistent_load({})", self.render(*pid, 3)),
+                    "a persistent id that is not a ('storage', <torch storage type>, ...) tuple hands data to the loader's own hook".into(),
+                ),
                 Node::Ext(code) => sink.add(
                     None,
                     Some("EXT"),
@@ -984,7 +981,6 @@ impl<'g, 'a> Analysis<'g, 'a> {
     fn bytes_of(&self, v: Value) -> Option<Vec<u8>> {
         match self.node(v)? {
             Node::Bytes(b) | Node::ByteArray(b) => Some(b.to_vec()),
-            Node::Str(s) => s.chars().map(|c| u8::try_from(c).ok()).collect(),
             Node::Object(o) => {
                 // _codecs.encode(str, 'latin1'), bytes(...), io.BytesIO(...)
                 let first = *self.args(o.args).first()?;
@@ -1000,7 +996,11 @@ impl<'g, 'a> Analysis<'g, 'a> {
                                 | "_io.BytesIO"
                         ) =>
                     {
-                        self.bytes_of(first)
+                        match self.node(first)? {
+                            // A str as _codecs.encode(str, 'latin1') turns it into bytes.
+                            Node::Str(s) => s.chars().map(|c| u8::try_from(c).ok()).collect(),
+                            _ => self.bytes_of(first),
+                        }
                     }
                     _ => None,
                 }
