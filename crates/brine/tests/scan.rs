@@ -184,3 +184,34 @@ fn nested_pickle_findings_have_context() {
         .iter()
         .any(|f| f.what == "os.system" && f.context.starts_with("pickle.loads(...) at offset")));
 }
+
+#[test]
+fn hostile_shapes_stay_bounded() {
+    let policy = Policy::default();
+    // pickle.loads(bytes(bytes(...bytes(b'N.')...))) 50k calls deep.
+    let n = 50_000;
+    let mut data =
+        b"\x80\x04\x8c\x06pickle\x8c\x05loads\x93\x8c\x08builtins\x8c\x05bytes\x93\x94".to_vec();
+    data.extend(std::iter::repeat_n(*b"h\x00", n).flatten());
+    data.extend_from_slice(b"C\x02N.");
+    data.extend(std::iter::repeat_n(*b"\x85R", n).flatten());
+    data.extend_from_slice(b"\x85R.");
+    let t = std::time::Instant::now();
+    let r = scan_bytes(&data, &policy);
+    eprintln!("deep chain: {:?}", t.elapsed());
+    assert_eq!(r.verdict, Verdict::Malicious);
+
+    // getattr(getattr(...(len, 'a')...), 'a') 30 deep, memoized, called 100k times.
+    let mut data = b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x94".to_vec();
+    data.extend(std::iter::repeat_n(*b"h\x00", 30).flatten());
+    data.extend_from_slice(b"\x8c\x08builtins\x8c\x03len\x93");
+    data.extend(std::iter::repeat_n(*b"\x8c\x01a\x86R", 30).flatten());
+    data.extend_from_slice(b"\x94(");
+    data.extend(std::iter::repeat_n(*b"h\x01)R", 100_000).flatten());
+    data.extend_from_slice(b"l.");
+    let t = std::time::Instant::now();
+    let r = scan_bytes(&data, &policy);
+    eprintln!("memoized chain: {:?}", t.elapsed());
+    assert_eq!(r.verdict, Verdict::Malicious);
+    assert!(r.findings.len() <= 1000);
+}

@@ -32,7 +32,8 @@
 
 mod rules;
 
-use std::collections::HashSet;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::sync::OnceLock;
 
@@ -52,6 +53,8 @@ const MAX_FINDINGS: usize = 1000;
 const MAX_RENDER: usize = 240;
 /// Largest `bytes(n)` / `bytearray(n)` considered data.
 const MAX_ALLOC: i64 = 1 << 24;
+/// Attribute components in one dotted name or getattr chain beyond which it is malicious.
+const MAX_ATTRS: usize = 32;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -461,6 +464,10 @@ struct Analysis<'g, 'a> {
     depth: usize,
     /// Nodes used as the callable of a call.
     callables: HashSet<NodeId>,
+    /// Byte nodes already scanned as nested pickles.
+    nested_seen: RefCell<HashSet<NodeId>>,
+    /// What each callable resolves to (a memoized callable may be called millions of times).
+    callee_cache: RefCell<HashMap<NodeId, Sym>>,
 }
 
 /// The verdict on one resolved name.
@@ -471,6 +478,8 @@ enum Judged<'p> {
     /// Reached through a module attribute (`pathlib.os.system` -> `os.system`).
     Traversal(String, &'p rules::DenyRule),
     Alias(String),
+    /// More attribute components than any class nesting needs.
+    TooLong,
     Unknown,
 }
 
@@ -490,6 +499,8 @@ impl<'g, 'a> Analysis<'g, 'a> {
             policy,
             depth,
             callables,
+            nested_seen: RefCell::new(HashSet::new()),
+            callee_cache: RefCell::new(HashMap::new()),
         }
     }
 
@@ -522,9 +533,16 @@ impl<'g, 'a> Analysis<'g, 'a> {
 
     /// What a value stands for, following resolvers (`getattr`, `__import__`, ...).
     fn resolve(&self, v: Value, budget: usize) -> Sym {
-        if budget == 0 {
+        // At most `budget` levels deep and 4 * `budget` steps in all, so shared sub-chains
+        // (a memoized chain referenced many times) cannot make the walk exponential.
+        self.resolve_in(v, budget, &Cell::new(budget.saturating_mul(4)))
+    }
+
+    fn resolve_in(&self, v: Value, budget: usize, fuel: &Cell<usize>) -> Sym {
+        if budget == 0 || fuel.get() == 0 {
             return Sym::Opaque;
         }
+        fuel.set(fuel.get() - 1);
         match self.node(v) {
             Some(Node::Global(g)) => {
                 let module = g.module.to_string_lossy().into_owned();
@@ -537,7 +555,7 @@ impl<'g, 'a> Analysis<'g, 'a> {
                 Sym::Path(Path { module, attrs })
             }
             Some(Node::Object(o)) => {
-                let Sym::Path(callee) = self.resolve(o.callable, budget - 1) else {
+                let Sym::Path(callee) = self.resolve_in(o.callable, budget - 1, fuel) else {
                     return Sym::Opaque;
                 };
                 let args = self.args(o.args);
@@ -548,7 +566,7 @@ impl<'g, 'a> Analysis<'g, 'a> {
                         else {
                             return Sym::Opaque;
                         };
-                        match self.resolve(target, budget - 1) {
+                        match self.resolve_in(target, budget - 1, fuel) {
                             Sym::Path(mut p) => {
                                 p.attrs.extend(name.split('.').map(str::to_owned));
                                 Sym::Path(p)
@@ -585,7 +603,7 @@ impl<'g, 'a> Analysis<'g, 'a> {
                         }
                     }
                     Some(ResolverKind::Namespace) => match args.first() {
-                        Some(&t) => match self.resolve(t, budget - 1) {
+                        Some(&t) => match self.resolve_in(t, budget - 1, fuel) {
                             Sym::Path(p) => Sym::Namespace(p),
                             _ => Sym::Opaque,
                         },
@@ -597,7 +615,7 @@ impl<'g, 'a> Analysis<'g, 'a> {
                         else {
                             return Sym::Opaque;
                         };
-                        match self.resolve(ns, budget - 1) {
+                        match self.resolve_in(ns, budget - 1, fuel) {
                             Sym::Namespace(mut p) => {
                                 p.attrs.push(name);
                                 Sym::Path(p)
@@ -613,6 +631,9 @@ impl<'g, 'a> Analysis<'g, 'a> {
     }
 
     fn judge(&self, p: &Path) -> Judged<'g> {
+        if p.attrs.len() > MAX_ATTRS {
+            return Judged::TooLong;
+        }
         let full = p.full();
         let policy: &'g Policy = self.policy;
         if let Some(d) = policy.denied(&full) {
@@ -714,6 +735,15 @@ impl<'g, 'a> Analysis<'g, 'a> {
                 what,
                 format!("{full} walks through {a}, a module imported by another module"),
             ),
+            Judged::TooLong => sink.add(
+                offset,
+                opcode,
+                "module-traversal",
+                Some("B3"),
+                Severity::Malicious,
+                what,
+                format!("a name that walks {} attributes (no data needs more than {MAX_ATTRS})", p.attrs.len()),
+            ),
             Judged::Unknown => sink.add(
                 offset,
                 opcode,
@@ -796,9 +826,22 @@ impl<'g, 'a> Analysis<'g, 'a> {
     /// Judges one call; returns whether it is allowed.
     fn call(&self, sink: &mut Sink<'_>, id: NodeId, o: &crate::Object) -> bool {
         let opcode = self.opcode_at(o.offset);
-        let callee = self.resolve(o.callable, 16);
+        let callee = match o.callable {
+            Value::Ref(c) => {
+                let cached = self.callee_cache.borrow().get(&c).cloned();
+                match cached {
+                    Some(sym) => sym,
+                    None => {
+                        let sym = self.resolve(o.callable, 16);
+                        self.callee_cache.borrow_mut().insert(c, sym.clone());
+                        sym
+                    }
+                }
+            }
+            _ => Sym::Opaque,
+        };
         let Sym::Path(cp) = callee else {
-            let what = self.render(Value::Ref(id), 4);
+            let what = self.render_for(sink, Value::Ref(id));
             let why = match self.node(o.callable) {
                 Some(Node::Object(_)) => "calls the result of another call (a call chain); only direct calls of allowlisted constructors are data",
                 Some(Node::PersistentRef(_)) => "calls an object returned by persistent_load",
@@ -819,7 +862,7 @@ impl<'g, 'a> Analysis<'g, 'a> {
         let args = self.args(o.args);
         // A resolver call: judge what it reaches.
         if let Some(kind) = self.resolver(&cp) {
-            let what = self.render(Value::Ref(id), 4);
+            let what = self.render_for(sink, Value::Ref(id));
             return match self.resolve(Value::Ref(id), 16) {
                 Sym::Path(reached) => {
                     let ok = self.report(sink, &reached, Some(o.offset), opcode, what);
@@ -834,7 +877,7 @@ impl<'g, 'a> Analysis<'g, 'a> {
                                 "resolver",
                                 Some("B1"),
                                 Severity::Suspicious,
-                                self.render(Value::Ref(id), 4),
+                                self.render_for(sink, Value::Ref(id)),
                                 format!("{} turns a string into an object", cp.full()),
                             );
                         }
@@ -861,7 +904,15 @@ impl<'g, 'a> Analysis<'g, 'a> {
         }
         // A nested loader: scan the bytes it would unpickle.
         if self.policy.rules.loaders.contains(&cp.full()) {
-            if let Some(bytes) = args.first().and_then(|&a| self.bytes_of(a)) {
+            let first_new = match args.first() {
+                Some(&Value::Ref(a)) => self.nested_seen.borrow_mut().insert(a),
+                _ => false,
+            };
+            if let Some(bytes) = args
+                .first()
+                .filter(|_| first_new)
+                .and_then(|&a| self.bytes_of(a, 8))
+            {
                 if self.depth < MAX_NESTING {
                     let ctx = format!(
                         "{}{}(...) at offset {} > ",
@@ -968,7 +1019,7 @@ impl<'g, 'a> Analysis<'g, 'a> {
                     "argument-check",
                     None,
                     Severity::Suspicious,
-                    self.render(Value::Ref(id), 4),
+                    self.render_for(sink, Value::Ref(id)),
                     why.into(),
                 );
                 false
@@ -978,7 +1029,10 @@ impl<'g, 'a> Analysis<'g, 'a> {
     }
 
     /// The bytes a nested loader would read from an argument.
-    fn bytes_of(&self, v: Value) -> Option<Vec<u8>> {
+    fn bytes_of(&self, v: Value, depth: usize) -> Option<Vec<u8>> {
+        if depth == 0 {
+            return None;
+        }
         match self.node(v)? {
             Node::Bytes(b) | Node::ByteArray(b) => Some(b.to_vec()),
             Node::Object(o) => {
@@ -999,13 +1053,22 @@ impl<'g, 'a> Analysis<'g, 'a> {
                         match self.node(first)? {
                             // A str as _codecs.encode(str, 'latin1') turns it into bytes.
                             Node::Str(s) => s.chars().map(|c| u8::try_from(c).ok()).collect(),
-                            _ => self.bytes_of(first),
+                            _ => self.bytes_of(first, depth - 1),
                         }
                     }
                     _ => None,
                 }
             }
             _ => None,
+        }
+    }
+
+    /// Renders for a finding, unless the report is already full.
+    fn render_for(&self, sink: &Sink<'_>, v: Value) -> String {
+        if sink.out.len() >= MAX_FINDINGS {
+            String::new()
+        } else {
+            self.render(v, 4)
         }
     }
 
