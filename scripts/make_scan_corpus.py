@@ -97,6 +97,9 @@ mal("b4_subclasses_p4", "B4", P4 + call(SG("builtins", "print.__class__.__base__
 mal("b4_setattr_stash_p4", "B4", P4 + call(SG("builtins", "__setattr__"), U("stash"), SG("builtins", "len")) + b"0" + call(SG("builtins", "stash.system"), U("id")) + STOP, "builtins.__setattr__ stash then dotted re-resolution")
 mal("b5_build_on_module", "B5", G("model", "config") + b"}" + S("x") + b"I1\nsb" + STOP, "BUILD on a global: rewrites a module's attributes")
 mal("b5_partial_setstate", "B5", call(G("functools", "partial"), G("builtins", "len")) + b"(" + G("os", "system") + b"(" + S("id") + b"tNNtb" + STOP, "functools.partial + BUILD swapping the function")
+# CPython's protocol 2-3 NEWOBJ_EX form is partial(getattr(C, '__new__')) + BUILD (F, (C, ...), {}, None);
+# here the BUILD swaps in another function.
+mal("b5_partial_newobj_swap", "B5", P2 + G("functools", "partial") + b"q\x00" + call(G("__builtin__", "getattr"), G("datetime", "date") + b"q\x01", U("__new__")) + b"\x85R" + b"(" + G("os", "system") + b"(" + U("id") + b"t}Nt" + b"b)R" + STOP, "CPython's partial(getattr(C, '__new__')) form with a swapped function in BUILD")
 mal("b6_add_extension_then_ext", "B6", call(G("copyreg", "add_extension"), S("os"), S("system"), b"I240\n") + b"0" + P2 + b"\x82\xf0(X\x02\x00\x00\x00idtR" + STOP, "copyreg.add_extension then EXT1")
 mal("b7_pickle_loads_nested", "B7", call(G("pickle", "loads"), B(OS_SYSTEM)) + STOP, "pickle.loads(b'<os.system pickle>')")
 mal("b7_pickle_loads_codecs", "B7", P2 + call(G("_pickle", "loads"), call(G("_codecs", "encode"), U("cos\nsystem\n(S'id'\ntR.").replace(b"\x8c", b"\x8c"), U("latin1"))) + STOP, "_pickle.loads(_codecs.encode(str, 'latin1'))")
@@ -139,6 +142,7 @@ def ben(name, data, desc):
 storage_pid = b"(" + U("storage") + SG("torch", "FloatStorage") + U("0") + U("cpu") + b"K\x04t\x94Q"
 ben("torch_state_dict_p2", P2 + G("collections", "OrderedDict") + b")R" + U("weight") + call(G("torch._utils", "_rebuild_tensor_v2"), storage_pid.replace(b"\x94", b""), b"K\x00", b"K\x04\x85", b"K\x01\x85", b"\x89", G("collections", "OrderedDict") + b")R") + b"s" + STOP, "a torch state_dict data.pkl with a ('storage', ...) persistent id")
 ben("numpy_array_p2", P2 + call(G("numpy.core.multiarray", "_reconstruct"), G("numpy", "ndarray"), b"K\x00\x85", B(b"b")) + b"(K\x01K\x03\x85" + call(G("numpy", "dtype"), U("f8"), b"\x89", b"\x88") + b"(K\x03U\x01<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89" + B(b"\x00" * 24) + b"tb" + STOP, "a numpy float64 array (protocol 2, as numpy writes it)")
+ben("newobj_ex_partial_form_p2", P2 + G("functools", "partial") + call(G("__builtin__", "getattr"), G("datetime", "date") + b"q\x01", U("__new__")) + b"q\x02\x85R" + b"(h\x02(h\x01M\xe4\x07K\x01K\x01t}Nt" + b"b)R" + STOP, "CPython's NEWOBJ_EX below protocol 4: partial(getattr(C, '__new__')) + BUILD (F, (C, ...), {}, None)")
 ben("py2_object_reconstructor", call(G("copy_reg", "_reconstructor"), G("datetime", "date"), G("__builtin__", "object"), b"N") + STOP, "copyreg._reconstructor(cls, object, None)")
 
 BENIGN_PREFIXES = (

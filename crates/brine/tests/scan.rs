@@ -215,3 +215,23 @@ fn hostile_shapes_stay_bounded() {
     assert_eq!(r.verdict, Verdict::Malicious);
     assert!(r.findings.len() <= 1000);
 }
+
+#[test]
+fn cpython_newobj_ex_below_protocol_4_is_a_use_of_the_class() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/valid");
+    let mut policy = Policy::default();
+    for p in ["getnewargs_ex_p2.pkl", "getnewargs_ex_p3.pkl"] {
+        let data = std::fs::read(dir.join(p)).unwrap();
+        assert_eq!(
+            scan_bytes(&data, &policy).verdict,
+            Verdict::Suspicious,
+            "{p}"
+        );
+    }
+    policy.allow("corpus_classes.NewArgsEx");
+    for p in ["getnewargs_ex_p2.pkl", "getnewargs_ex_p3.pkl"] {
+        let data = std::fs::read(dir.join(p)).unwrap();
+        let r = scan_bytes(&data, &policy);
+        assert_eq!(r.verdict, Verdict::Safe, "{p}: {:#?}", r.findings);
+    }
+}

@@ -462,8 +462,17 @@ struct Analysis<'g, 'a> {
     data: &'g [u8],
     policy: &'g Policy,
     depth: usize,
-    /// Nodes used as the callable of a call.
-    callables: HashSet<NodeId>,
+    /// References to each node (from any node, and the root).
+    refs: HashMap<NodeId, usize>,
+    /// Uses of each node as the callable of a call.
+    callable_uses: HashMap<NodeId, usize>,
+    /// `functools.partial(getattr(C, '__new__'), C, ...)` calls (CPython's NEWOBJ_EX below
+    /// protocol 4).
+    newobj_partials: HashSet<NodeId>,
+    /// The `getattr(C, '__new__')` calls inside them.
+    newobj_getattrs: HashSet<NodeId>,
+    /// Uses of the `functools.partial` globals in that form.
+    partial_uses: HashMap<NodeId, usize>,
     /// Byte nodes already scanned as nested pickles.
     nested_seen: RefCell<HashSet<NodeId>>,
     /// What each callable resolves to (a memoized callable may be called millions of times).
@@ -485,23 +494,112 @@ enum Judged<'p> {
 
 impl<'g, 'a> Analysis<'g, 'a> {
     fn new(g: &'g Graph<'a>, data: &'g [u8], policy: &'g Policy, depth: usize) -> Self {
-        let mut callables = HashSet::new();
-        for (_, n) in g.nodes() {
-            if let Node::Object(o) = n {
-                if let Value::Ref(id) = o.callable {
-                    callables.insert(id);
-                }
-            }
-        }
-        Analysis {
+        let mut a = Analysis {
             g,
             data,
             policy,
             depth,
-            callables,
+            refs: HashMap::new(),
+            callable_uses: HashMap::new(),
+            newobj_partials: HashSet::new(),
+            newobj_getattrs: HashSet::new(),
+            partial_uses: HashMap::new(),
             nested_seen: RefCell::new(HashSet::new()),
             callee_cache: RefCell::new(HashMap::new()),
+        };
+        a.prepare();
+        a
+    }
+
+    /// Counts references, and finds CPython's own protocol 2-3 form of `__getnewargs_ex__`:
+    /// `functools.partial(getattr(C, '__new__'), C, *args, **kwargs)()`, which is
+    /// `C.__new__(C, ...)` (NEWOBJ_EX) and is judged as a use of C.
+    fn prepare(&mut self) {
+        let g = self.g;
+        let count = |v: &Value, refs: &mut HashMap<NodeId, usize>| {
+            if let Value::Ref(id) = v {
+                *refs.entry(*id).or_insert(0) += 1;
+            }
+        };
+        let mut refs = HashMap::new();
+        count(&g.root_value(), &mut refs);
+        for (_, n) in g.nodes() {
+            match n {
+                Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => {
+                    v.iter().for_each(|x| count(x, &mut refs));
+                }
+                Node::Dict(d) | Node::OrderedDict(d) => d.iter().for_each(|(k, v)| {
+                    count(k, &mut refs);
+                    count(v, &mut refs);
+                }),
+                Node::Slice(b) | Node::Range(b) => b.iter().for_each(|x| count(x, &mut refs)),
+                Node::PersistentRef(v) => count(v, &mut refs),
+                Node::Object(o) => {
+                    count(&o.callable, &mut refs);
+                    count(&o.args, &mut refs);
+                    if let Some(k) = &o.kwargs {
+                        count(k, &mut refs);
+                    }
+                    o.state.iter().for_each(|x| count(x, &mut refs));
+                    o.list_items.iter().for_each(|x| count(x, &mut refs));
+                    o.set_items.iter().for_each(|x| count(x, &mut refs));
+                    o.dict_items.iter().for_each(|(k, v)| {
+                        count(k, &mut refs);
+                        count(v, &mut refs);
+                    });
+                }
+                _ => {}
+            }
         }
+        let mut callable_uses: HashMap<NodeId, usize> = HashMap::new();
+        for (id, n) in g.nodes() {
+            let Node::Object(o) = n else { continue };
+            if let Value::Ref(c) = o.callable {
+                *callable_uses.entry(c).or_insert(0) += 1;
+            }
+            let Value::Ref(pg) = o.callable else { continue };
+            let is_partial = matches!(self.resolve(o.callable, 1), Sym::Path(p) if p.full() == "functools.partial");
+            if !is_partial {
+                continue;
+            }
+            // partial(F, C, ...) or, as CPython writes it, partial(F) + BUILD (F, (C, ...),
+            // kwargs, None), with F = getattr(C, '__new__').
+            let args = self.args(o.args);
+            let (fv, cls) = match (args, o.state.as_slice()) {
+                ([f, c, ..], []) => (*f, *c),
+                ([f], [st]) => {
+                    let st = self.args(*st);
+                    match (st, st.get(1).map(|&a| self.args(a))) {
+                        ([sf, _, _, _], Some([c, ..])) if sf == f => (*f, *c),
+                        _ => continue,
+                    }
+                }
+                _ => continue,
+            };
+            let Value::Ref(ga) = fv else { continue };
+            let Some(Node::Object(go)) = g.get(ga) else {
+                continue;
+            };
+            let gargs = self.args(go.args);
+            let is_getattr_new = matches!(self.resolve(go.callable, 1), Sym::Path(p) if p.full() == "builtins.getattr")
+                && gargs.len() == 2
+                && gargs.first() == Some(&cls)
+                && gargs.get(1).and_then(|&n| self.str_of(n)).as_deref() == Some("__new__")
+                && matches!(self.node(cls), Some(Node::Global(_)))
+                && go.state.is_empty();
+            if is_getattr_new {
+                self.newobj_partials.insert(id);
+                self.newobj_getattrs.insert(ga);
+                *self.partial_uses.entry(pg).or_insert(0) += 1;
+            }
+        }
+        self.refs = refs;
+        self.callable_uses = callable_uses;
+    }
+
+    /// Whether every reference to a node is a use that the call judgement covers.
+    fn only_used_as(&self, id: NodeId, uses: usize) -> bool {
+        uses > 0 && self.refs.get(&id).copied().unwrap_or(0) == uses
     }
 
     fn opcode_at(&self, offset: u64) -> Option<&'static str> {
@@ -767,8 +865,16 @@ impl<'g, 'a> Analysis<'g, 'a> {
                         continue;
                     };
                     // Resolvers used as callables are judged at their call, by what they reach.
-                    if self.callables.contains(&id)
-                        && self.resolver(&p) == Some(ResolverKind::Getattr)
+                    if self.resolver(&p) == Some(ResolverKind::Getattr)
+                        && self.only_used_as(
+                            id,
+                            self.callable_uses.get(&id).copied().unwrap_or(0),
+                        )
+                    {
+                        continue;
+                    }
+                    if p.full() == "functools.partial"
+                        && self.only_used_as(id, self.partial_uses.get(&id).copied().unwrap_or(0))
                     {
                         continue;
                     }
@@ -805,6 +911,27 @@ impl<'g, 'a> Analysis<'g, 'a> {
         unsafe_call
     }
 
+    /// Whether the class of a `partial(getattr(C, '__new__'), C, ...)` (or of its getattr)
+    /// is allowlisted.
+    fn class_of_newobj(&self, id: NodeId) -> bool {
+        let getattr_call = if self.newobj_partials.contains(&id) {
+            match self.g.get(id) {
+                Some(Node::Object(o)) => self.args(o.args).first().copied(),
+                _ => None,
+            }
+        } else {
+            Some(Value::Ref(id))
+        };
+        let cls = match getattr_call.and_then(|v| self.node(v)) {
+            Some(Node::Object(o)) => self.args(o.args).first().copied(),
+            _ => None,
+        };
+        match cls.map(|c| self.resolve(c, 1)) {
+            Some(Sym::Path(p)) => matches!(self.judge(&p), Judged::Allowed(_)),
+            _ => false,
+        }
+    }
+
     fn torch_pid(&self, pid: Value) -> bool {
         let items = match self.node(pid) {
             Some(Node::Tuple(t)) => t,
@@ -826,6 +953,16 @@ impl<'g, 'a> Analysis<'g, 'a> {
     /// Judges one call; returns whether it is allowed.
     fn call(&self, sink: &mut Sink<'_>, id: NodeId, o: &crate::Object) -> bool {
         let opcode = self.opcode_at(o.offset);
+        // CPython's own NEWOBJ_EX below protocol 4: judged as a use of the class, whose
+        // global carries its own finding.
+        if self.newobj_partials.contains(&id) || self.newobj_getattrs.contains(&id) {
+            return self.class_of_newobj(id);
+        }
+        if let Value::Ref(c) = o.callable {
+            if self.newobj_partials.contains(&c) {
+                return self.class_of_newobj(c);
+            }
+        }
         let callee = match o.callable {
             Value::Ref(c) => {
                 let cached = self.callee_cache.borrow().get(&c).cloned();
