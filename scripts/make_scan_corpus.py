@@ -115,6 +115,7 @@ mal("c3_memo_confusion_p4", "C3", P4 + U("math") + b"\x94" + U("sqrt") + b"\x94"
 mal("c4_string_operands_p4", "C4", P4 + S("os") + S("system") + b"\x93(" + S("id") + b"tR" + STOP, "STACK_GLOBAL operands from STRING opcodes")
 mal("c4_decoy_pop_p4", "C4", P4 + U("builtins") + U("len") + b"0" + U("posix") + U("system") + b"\x93(" + U("id") + b"tR" + STOP, "decoy push + POP before STACK_GLOBAL")
 mal("c4_computed_name_p4", "C4", P4 + call(SG("_codecs", "decode"), U("b3M="), U("base64")) + U("system") + b"\x93(" + U("id") + b"tR" + STOP, "STACK_GLOBAL module computed by _codecs.decode")
+mal("c4_computed_name_allowlisted_p4", "C4", P4 + call(SG("builtins", "str"), B(b"os"), U("latin1")) + U("system") + b"\x93(" + U("id") + b"tR" + STOP, "STACK_GLOBAL module computed by an allowlisted call (str(b'os', 'latin1'))")
 mal("c5_inst", "C5", b"(" + S("id") + b"ios\nsystem\n" + STOP, "INST instead of REDUCE")
 mal("c5_obj_pop", "C5", b"(" + G("os", "system") + S("id") + b"o0N" + STOP, "OBJ + POP instead of REDUCE")
 mal("c6_truncated_after_call", "C6", call(G("os", "system"), S("id")), "payload then no STOP (nullifAI)")

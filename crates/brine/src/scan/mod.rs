@@ -367,7 +367,16 @@ fn scan_stream(
                 index += 1;
                 let build_on_global = matches!(err.opcode(), Some(Opcode::Build))
                     && matches!(err.kind(), ErrorKind::TypeMismatch { found, .. } if found == "global");
-                let (rule, severity, why, technique) = if build_on_global {
+                let computed_name = matches!(err.opcode(), Some(Opcode::StackGlobal))
+                    && matches!(err.kind(), ErrorKind::TypeMismatch { found, .. } if found.contains("object"));
+                let (rule, severity, why, technique) = if computed_name {
+                    (
+                        "computed-global",
+                        Severity::Malicious,
+                        "STACK_GLOBAL takes its module or name from a call result: the name is computed at load time, so no scanner can see what is imported",
+                        Some("C4"),
+                    )
+                } else if build_on_global {
                     (
                         "build-on-global",
                         Severity::Malicious,
