@@ -65,6 +65,8 @@ pub mod optimize;
 pub mod pyrepr;
 pub mod pytext;
 pub mod read;
+#[cfg(feature = "json")]
+pub mod scan;
 mod serde_de;
 mod serde_ser;
 mod unicode_tables;
