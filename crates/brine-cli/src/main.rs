@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod input;
+mod scan_cmd;
 
 use std::fmt;
 use std::fs;
@@ -46,6 +47,8 @@ enum Command {
     Optimize(OptimizeArgs),
     /// Write the pickle a `brine json` document describes (the inverse of `brine json`).
     FromJson(FromJsonArgs),
+    /// Judge pickles without running them: safe, suspicious or malicious (docs/scan.md).
+    Scan(scan_cmd::ScanArgs),
 }
 
 #[derive(Args)]
@@ -472,6 +475,9 @@ fn run_dis(a: &DisArgs, out: &mut dyn Write) -> Result<(), OutError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Scan(a) = &cli.command {
+        return scan_cmd::run_scan(a);
+    }
     let stdout = io::stdout();
     let mut file_out;
     let mut std_out;
@@ -516,6 +522,7 @@ fn main() -> ExitCode {
         Command::Transcode(a) => run_transcode(a, out),
         Command::Optimize(a) => run_optimize(a, out),
         Command::FromJson(a) => run_from_json(a, out),
+        Command::Scan(_) => Ok(()),
     };
     let result = result.and_then(|()| out.flush().map_err(OutError::Io));
     match result {
