@@ -4,29 +4,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test and tool code: failing loudly is the point
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 
-use brine::{Decoder, Node, Options, Py2Encoding, SliceStream};
+use brine::{Decoder, Node, SliceStream};
 use serde_json::Value as Json;
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus")
-}
-
-fn manifest() -> Json {
-    let text = std::fs::read_to_string(corpus_dir().join("manifest.json"))
-        .expect("tests/corpus/manifest.json (run scripts/make_corpus.py)");
-    serde_json::from_str(&text).expect("manifest is JSON")
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
+mod common;
+use common::{corpus_dir, manifest, options_for};
 
 /// Valid pickles whose value CPython computes by calling a function (`len('abc')`,
 /// `int()`): brine calls nothing, so they decode to the inert call instead.
@@ -39,31 +23,6 @@ const NEEDS_EXECUTION: &[&str] = &[
 
 /// Python 2 string codecs brine does not implement (CPython accepts any codec name).
 const UNSUPPORTED_ENCODINGS: &[&str] = &["koi8-r"];
-
-fn options_for<'a>(entry: &Json) -> Options<'a> {
-    let mut opts = Options::default();
-    if let Some(enc) = entry["encoding"].as_str() {
-        opts.encoding = Py2Encoding::from_name(enc).expect("known encoding");
-    }
-    if let Some(bufs) = entry["buffers"].as_array() {
-        opts.buffers = Some(
-            bufs.iter()
-                .map(|b| Cow::Owned(unhex(b.as_str().expect("hex str"))))
-                .collect(),
-        );
-    }
-    if let Some(ext) = entry["ext"].as_object() {
-        let mut reg = HashMap::new();
-        for (code, names) in ext {
-            let code: i32 = code.parse().expect("ext code");
-            let m = names[0].as_str().expect("module").to_string();
-            let n = names[1].as_str().expect("name").to_string();
-            reg.insert(code, (m, n));
-        }
-        opts.extensions = reg;
-    }
-    opts
-}
 
 /// Sets print in hash order, so compare their reprs as multisets of characters.
 fn same_unordered(a: &str, b: &str) -> bool {

@@ -5,53 +5,16 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use brine::{Decoder, EncodeOptions, Options, Py2Encoding};
+use brine::{Decoder, EncodeOptions};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus")
-}
-
-fn load_json(name: &str) -> Json {
-    let text = fs::read_to_string(corpus().join(name)).expect("read json");
-    serde_json::from_str(&text).expect("parse json")
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-/// Decoding options for a corpus entry; None for codecs brine does not implement.
-fn options_for<'a>(entry: &Json) -> Option<Options<'a>> {
-    let mut opts = Options::default();
-    if let Some(enc) = entry["encoding"].as_str() {
-        opts.encoding = Py2Encoding::from_name(enc)?;
-    }
-    if let Some(bufs) = entry["buffers"].as_array() {
-        opts.buffers = Some(
-            bufs.iter()
-                .map(|b| Cow::Owned(unhex(b.as_str().expect("hex str"))))
-                .collect(),
-        );
-    }
-    if let Some(ext) = entry["ext"].as_object() {
-        for (code, names) in ext {
-            let m = names[0].as_str().unwrap().to_string();
-            let n = names[1].as_str().unwrap().to_string();
-            opts.extensions.insert(code.parse().unwrap(), (m, n));
-        }
-    }
-    Some(opts)
-}
+mod common;
+use common::{corpus_dir as corpus, load_json, try_options_for as options_for, unhex};
 
 fn encode_options_for(entry: &Json, protocol: u8) -> EncodeOptions {
     let mut opts = EncodeOptions::protocol(protocol);

@@ -8,59 +8,16 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 
 use brine::from_json::{from_json, from_json_reader};
 use brine::json::{to_json_string, JsonOptions};
-use brine::{Decoder, Graph, Node, NodeId, Options, Py2Encoding, SliceStream, Value};
-use serde_json::Value as Json;
+use brine::{Decoder, Graph, Node, NodeId, SliceStream, Value};
+
+mod common;
+use common::{corpus_dir, manifest, options_for};
 
 // ----- the corpus -----------------------------------------------------------------------------
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus")
-}
-
-fn manifest() -> Json {
-    let text = std::fs::read_to_string(corpus_dir().join("manifest.json"))
-        .expect("tests/corpus/manifest.json");
-    serde_json::from_str(&text).expect("manifest is JSON")
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-/// The decoder options a manifest entry asks for (as `tests/corpus.rs` sets them).
-fn options_for<'a>(entry: &Json) -> Options<'a> {
-    let mut opts = Options::default();
-    if let Some(enc) = entry["encoding"].as_str() {
-        opts.encoding = Py2Encoding::from_name(enc).expect("known encoding");
-    }
-    if let Some(bufs) = entry["buffers"].as_array() {
-        opts.buffers = Some(
-            bufs.iter()
-                .map(|b| Cow::Owned(unhex(b.as_str().expect("hex str"))))
-                .collect(),
-        );
-    }
-    if let Some(ext) = entry["ext"].as_object() {
-        let mut reg = HashMap::new();
-        for (code, names) in ext {
-            let code: i32 = code.parse().expect("ext code");
-            let m = names[0].as_str().expect("module").to_string();
-            let n = names[1].as_str().expect("name").to_string();
-            reg.insert(code, (m, n));
-        }
-        opts.extensions = reg;
-    }
-    opts
-}
 
 /// Corpus pickles whose JSON would lose sharing (none since json.rs records identity for
 /// every shared node it would otherwise repeat; kept so a regression names itself).
