@@ -882,7 +882,7 @@ fn write_big_repr(buf: &mut LineBuf, b: &BigInt) -> Result<(), String> {
 /// `float(s)` for bytes `s`, as pickletools converts FLOAT's argument: surrounding
 /// whitespace, single underscores between digits, `inf`/`infinity`/`nan` in any case, and
 /// overflow to infinity without complaint.
-fn parse_float(s: &[u8]) -> Result<f64, String> {
+pub(crate) fn parse_float(s: &[u8]) -> Result<f64, String> {
     let invalid = || {
         format!(
             "could not convert string to float: {}",

@@ -667,71 +667,9 @@ impl<'a> ArgReader<'_, 'a> {
     }
 }
 
-/// Whether Python's `float(s)` accepts the bytes `s`: surrounding whitespace, a sign, single
-/// underscores between digits, `_Py_dg_strtod`'s decimal grammar or `inf`/`infinity`/`nan`
-/// in any case (overflow to infinity is not an error).
+/// Whether Python's `float(s)` accepts the bytes `s` (pickletools reads FLOAT with it).
 fn is_python_float(s: &[u8]) -> bool {
-    let mut cleaned = Vec::new();
-    let s = if s.contains(&b'_') {
-        let mut prev = 0u8;
-        for &c in s {
-            if c == b'_' {
-                if !prev.is_ascii_digit() {
-                    return false;
-                }
-            } else {
-                if prev == b'_' && !c.is_ascii_digit() {
-                    return false;
-                }
-                cleaned.push(c);
-            }
-            prev = c;
-        }
-        if prev == b'_' {
-            return false;
-        }
-        &cleaned[..]
-    } else {
-        s
-    };
-    let t = pytext::trim_spaces(s);
-    let body = match t {
-        [b'-' | b'+', rest @ ..] => rest,
-        _ => t,
-    };
-    let at = |k: usize| body.get(k).copied().unwrap_or(0);
-    let mut i = 0;
-    let mut mantissa_digits = 0;
-    while at(i).is_ascii_digit() {
-        i += 1;
-        mantissa_digits += 1;
-    }
-    if at(i) == b'.' {
-        i += 1;
-        while at(i).is_ascii_digit() {
-            i += 1;
-            mantissa_digits += 1;
-        }
-    }
-    if mantissa_digits == 0 {
-        return body.eq_ignore_ascii_case(b"inf")
-            || body.eq_ignore_ascii_case(b"infinity")
-            || body.eq_ignore_ascii_case(b"nan");
-    }
-    if matches!(at(i), b'e' | b'E') {
-        let mut j = i + 1;
-        if matches!(at(j), b'+' | b'-') {
-            j += 1;
-        }
-        let start = j;
-        while at(j).is_ascii_digit() {
-            j += 1;
-        }
-        if j > start {
-            i = j;
-        }
-    }
-    i == body.len()
+    crate::dis::parse_float(s).is_ok()
 }
 
 #[cfg(test)]
