@@ -473,13 +473,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
     /// Pushes the tasks that write an iterator's items (`batch_list` / `batch_dict`).
     fn generic_items(&mut self, src: Src, single: u8, multi: u8, step: u8) {
         if self.proto() == 0 {
-            self.tasks.push(Task::Items {
-                src,
-                pos: 0,
-                end: u32::MAX,
-                step,
-                each: Some(single),
-            });
+            self.push_items(src, 0, u32::MAX, step, Some(single));
         } else {
             self.tasks.push(Task::Batch {
                 src,
@@ -509,6 +503,17 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         })
     }
 
+    /// Pushes a task that saves items `pos..end` of `src` (with `each` after every `step`).
+    fn push_items(&mut self, src: Src, pos: u32, end: u32, step: u8, each: Option<u8>) {
+        self.tasks.push(Task::Items {
+            src,
+            pos,
+            end,
+            step,
+            each,
+        });
+    }
+
     fn items(&mut self, src: Src, pos: u32, end: u32, step: u8, each: Option<u8>) -> Result<()> {
         let items = self.slice_of(src)?;
         let end = end.min(items.len());
@@ -519,13 +524,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 i += 1;
                 if !self.save_leaf(v)? {
                     if i < end {
-                        self.tasks.push(Task::Items {
-                            src,
-                            pos: i,
-                            end,
-                            step,
-                            each,
-                        });
+                        self.push_items(src, i, end, step, each);
                     }
                     return self.save_compound(v);
                 }
@@ -547,13 +546,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 continue;
             }
             if i < end {
-                self.tasks.push(Task::Items {
-                    src,
-                    pos: i,
-                    end,
-                    step,
-                    each,
-                });
+                self.push_items(src, i, end, step, each);
             }
             if let Some(op) = after {
                 self.tasks.push(Task::Op(op));
@@ -581,13 +574,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 }
                 if remaining == u32::from(step) {
                     self.tasks.push(Task::Op(single));
-                    self.tasks.push(Task::Items {
-                        src,
-                        pos,
-                        end,
-                        step,
-                        each: None,
-                    });
+                    self.push_items(src, pos, end, step, None);
                     return Ok(());
                 }
                 (multi, end < n)
@@ -602,13 +589,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             });
         }
         self.tasks.push(Task::Op(multi));
-        self.tasks.push(Task::Items {
-            src,
-            pos,
-            end,
-            step,
-            each: None,
-        });
+        self.push_items(src, pos, end, step, None);
         Ok(())
     }
 
@@ -732,22 +713,10 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             return Ok(());
         }
         if self.proto() == 0 {
-            self.tasks.push(Task::Items {
-                src,
-                pos: 0,
-                end: n,
-                step: 1,
-                each: Some(Op::Append as u8),
-            });
+            self.push_items(src, 0, n, 1, Some(Op::Append as u8));
         } else if n == 1 {
             self.tasks.push(Task::Op(Op::Append as u8));
-            self.tasks.push(Task::Items {
-                src,
-                pos: 0,
-                end: 1,
-                step: 1,
-                each: None,
-            });
+            self.push_items(src, 0, 1, 1, None);
         } else {
             self.tasks.push(Task::Batch {
                 src,
@@ -860,13 +829,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     self.sink.byte(Op::Mark as u8);
                 }
                 self.tasks.push(Task::TupleEnd { id, n, short });
-                self.tasks.push(Task::Items {
-                    src: Src::Seq(id),
-                    pos: 0,
-                    end: n,
-                    step: 1,
-                    each: None,
-                });
+                self.push_items(Src::Seq(id), 0, n, 1, None);
                 Ok(())
             }
             Node::Dict(pairs) => {
@@ -888,13 +851,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     }),
                     1 => {
                         self.tasks.push(Task::Op(Op::Setitem as u8));
-                        self.tasks.push(Task::Items {
-                            src,
-                            pos: 0,
-                            end: 2,
-                            step: 2,
-                            each: None,
-                        });
+                        self.push_items(src, 0, 2, 2, None);
                     }
                     _ => self.tasks.push(Task::Batch {
                         src,
@@ -925,13 +882,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 }
                 self.sink.byte(Op::Mark as u8);
                 self.tasks.push(Task::FrozenEnd(id));
-                self.tasks.push(Task::Items {
-                    src: Src::Seq(id),
-                    pos: 0,
-                    end: items.len() as u32,
-                    step: 1,
-                    each: None,
-                });
+                self.push_items(Src::Seq(id), 0, items.len() as u32, 1, None);
                 Ok(())
             }
             Node::OrderedDict(_) => self.reduce(b"collections", b"OrderedDict", &[], key, Some(id)),
@@ -1061,13 +1012,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                                 key,
                                 obj,
                             });
-                            self.tasks.push(Task::Items {
-                                src: Src::Seq(a),
-                                pos: 0,
-                                end: 3,
-                                step: 1,
-                                each: None,
-                            });
+                            self.push_items(Src::Seq(a), 0, 3, 1, None);
                             return Ok(());
                         }
                     }
@@ -1115,13 +1060,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     obj,
                 });
                 self.tasks.push(Task::FreshTupleEnd(n + 1));
-                self.tasks.push(Task::Items {
-                    src: Src::Seq(a),
-                    pos: 0,
-                    end: n,
-                    step: 1,
-                    each: None,
-                });
+                self.push_items(Src::Seq(a), 0, n, 1, None);
                 self.tasks.push(Task::Save(Synth::Val(o.callable)));
                 self.tasks.push(Task::Op(Op::Mark as u8));
                 self.tasks.push(Task::Op(BOUNDARY));
@@ -1169,13 +1108,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     key,
                     obj: id,
                 });
-                self.tasks.push(Task::Items {
-                    src: Src::Seq(a),
-                    pos: 0,
-                    end: args_len.unwrap_or(0),
-                    step: 1,
-                    each: None,
-                });
+                self.push_items(Src::Seq(a), 0, args_len.unwrap_or(0), 1, None);
                 Ok(())
             }
             CallKind::Obj => {
@@ -1188,13 +1121,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     key,
                     obj,
                 });
-                self.tasks.push(Task::Items {
-                    src: Src::Seq(a),
-                    pos: 0,
-                    end: args_len.unwrap_or(0),
-                    step: 1,
-                    each: None,
-                });
+                self.push_items(Src::Seq(a), 0, args_len.unwrap_or(0), 1, None);
                 self.save(Synth::Val(o.callable))
             }
         }
@@ -1231,13 +1158,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         });
         // `args[1:]` is a new tuple (the empty tuple when there is nothing left).
         self.tasks.push(Task::FreshTupleEnd(n - 1));
-        self.tasks.push(Task::Items {
-            src: Src::Seq(a),
-            pos: 1,
-            end: n,
-            step: 1,
-            each: None,
-        });
+        self.push_items(Src::Seq(a), 1, n, 1, None);
         if n - 1 > 3 {
             self.tasks.push(Task::Op(Op::Mark as u8));
         }
