@@ -62,6 +62,7 @@ mod keys;
 pub mod limits;
 pub mod opcode;
 pub mod optimize;
+mod pyint;
 pub mod pyrepr;
 pub mod pytext;
 pub mod read;
@@ -84,6 +85,7 @@ pub use enc::{
 pub use error::{Category, Error, ErrorKind, Result};
 pub use limits::{Limit, Limits};
 pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackItem, OPCODES};
+pub use pyint::PyInt;
 pub use serde_de::{from_reader, from_slice};
 pub use serde_ser::{to_vec, to_writer};
 pub use value::{Buffer, CallKind, Global, Graph, Node, NodeId, Object, PyStr, Value, ValueRef};

@@ -230,6 +230,8 @@ struct Enc<'o, 'w> {
     flush_at: usize,
     /// The last struct name seen and its class split.
     last_struct: (&'static str, Option<(&'static str, &'static str)>),
+    /// The next str is the decimal text of a [`PyInt`](crate::PyInt): write it as an int.
+    int_text_next: bool,
 }
 
 impl<'o, 'w> Enc<'o, 'w> {
@@ -247,6 +249,7 @@ impl<'o, 'w> Enc<'o, 'w> {
             out,
             flush_at,
             last_struct: ("", None),
+            int_text_next: false,
         }
     }
 
@@ -991,6 +994,12 @@ impl<'a, 'o, 'w> ser::Serializer for &'a mut Enc<'o, 'w> {
     #[inline]
     fn serialize_str(self, v: &str) -> Result<()> {
         self.sink.boundary();
+        if std::mem::take(&mut self.int_text_next) {
+            let n: BigInt = v
+                .parse()
+                .map_err(|_| <Error as ser::Error>::custom(format!("not an integer: {v:?}")))?;
+            return self.sink.bigint(&n);
+        }
         self.str_data(v.as_bytes())
     }
 
@@ -1032,9 +1041,15 @@ impl<'a, 'o, 'w> ser::Serializer for &'a mut Enc<'o, 'w> {
 
     fn serialize_newtype_struct<T: ?Sized + Serialize>(
         self,
-        _name: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<()> {
+        if name == crate::pyint::PYINT_NAME {
+            self.int_text_next = true;
+            let r = value.serialize(&mut *self);
+            self.int_text_next = false;
+            return r;
+        }
         self.enter()?;
         value.serialize(&mut *self)?;
         self.leave();

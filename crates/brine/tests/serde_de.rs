@@ -708,3 +708,48 @@ fn reader_input_is_read_once() {
         );
     }
 }
+
+/// `brine::PyInt`: Python ints of any size through serde, both ways, against CPython.
+#[test]
+fn pyint_carries_ints_of_any_size() {
+    use brine::PyInt;
+    use num_bigint::BigInt;
+    let cases = [
+        "0",
+        "-1",
+        "255",
+        "-2147483648",
+        "9223372036854775808",
+        "-170141183460469231731687303715884105729",
+        "340282366920938463463374607431768211456",
+        "-123456789012345678901234567890123456789012345678901234567890",
+    ];
+    let huge = format!("-{}", "9".repeat(700)); // LONG4 territory (> 255 bytes)
+    let mut all: Vec<String> = cases.iter().map(|s| s.to_string()).collect();
+    all.push(huge);
+    for text in &all {
+        let n = PyInt(text.parse::<BigInt>().unwrap());
+        for p in 0..=5u8 {
+            let ours = brine::to_vec(&n, &brine::EncodeOptions::protocol(p)).unwrap();
+            let script =
+                format!("import pickle,sys; sys.stdout.buffer.write(pickle.dumps({text}, {p}))");
+            let cpython = std::process::Command::new("python3")
+                .args(["-c", &script])
+                .output()
+                .unwrap()
+                .stdout;
+            assert_eq!(ours, cpython, "{text} at protocol {p}");
+            let back: PyInt = brine::from_slice(&cpython).unwrap();
+            assert_eq!(back, n, "{text} read back at protocol {p}");
+            let from_stream: PyInt = brine::from_reader(&cpython[..]).unwrap();
+            assert_eq!(from_stream, n);
+        }
+    }
+    // Inside containers, on the fast path and through the graph fallback (protocol 0).
+    let v = vec![PyInt::from(1), PyInt((BigInt::from(1) << 300u32) - 1)];
+    for p in [0u8, 2, 5] {
+        let data = brine::to_vec(&v, &brine::EncodeOptions::protocol(p)).unwrap();
+        let back: Vec<PyInt> = brine::from_slice(&data).unwrap();
+        assert_eq!(back, v);
+    }
+}

@@ -39,6 +39,8 @@ pub(crate) enum IntKind {
     I128,
     /// `deserialize_u128`.
     U128,
+    /// [`PyInt`](crate::PyInt): any size (beyond 128 bits as little-endian bytes).
+    Big,
 }
 
 /// A Python int.
@@ -90,6 +92,7 @@ pub(crate) fn visit_int<'de, V: Visitor<'de>>(n: IntVal, kind: IntKind, v: V) ->
                 return v.visit_i64(x);
             }
             match kind {
+                IntKind::Big => v.visit_i128(i),
                 IntKind::Small => match u64::try_from(i) {
                     Ok(x) => v.visit_u64(x),
                     Err(_) => Err(out_of_range(&i, &v)),
@@ -105,6 +108,7 @@ pub(crate) fn visit_int<'de, V: Visitor<'de>>(n: IntVal, kind: IntKind, v: V) ->
                 },
             }
         }
+        IntVal::Big(b) if kind == IntKind::Big => v.visit_bytes(&b.to_signed_bytes_le()),
         IntVal::Big(b) => match (kind, u128::try_from(&b)) {
             (IntKind::Any | IntKind::U128, Ok(x)) => v.visit_u128(x),
             _ => Err(out_of_range(&b, &v)),

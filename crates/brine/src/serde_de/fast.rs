@@ -1649,6 +1649,9 @@ impl<'de, I: Input<'de>> Deserializer<'de> for &mut Fast<'de, '_, I> {
         name: &'static str,
         v: V,
     ) -> Result<V::Value> {
+        if name == crate::pyint::PYINT_NAME {
+            return self.value(Hint::Scalar(IntKind::Big), v);
+        }
         if is_class_name(name) {
             let op = self.peek()?;
             let start = self.pos;

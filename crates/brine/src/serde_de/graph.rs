@@ -336,6 +336,9 @@ impl<'de> Deserializer<'de> for GraphDe<'_, '_, 'de> {
         name: &'static str,
         v: V,
     ) -> Result<V::Value> {
+        if name == crate::pyint::PYINT_NAME {
+            return self.int(IntKind::Big, v);
+        }
         if is_class_name(name) {
             return self.class(name, true, v);
         }
