@@ -285,6 +285,9 @@ pub(crate) struct Fast<'de, 'm, I> {
     top: bool,
     /// Read memo opcodes without storing (re-reading a global).
     silent: bool,
+    /// Memoized strs already checked to be UTF-8, by memo key (slice input only): a GET of
+    /// one (a dict key, most often) is visited without reading or checking it again.
+    strs: Vec<Option<&'de str>>,
     _de: PhantomData<&'de ()>,
 }
 
@@ -305,6 +308,7 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
             claimed: usize::MAX,
             top: false,
             silent: false,
+            strs: Vec::new(),
             _de: PhantomData,
         }
     }
@@ -464,7 +468,28 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
     /// Reads the memo opcodes that follow a value, storing `e` under each key.
     #[inline(always)]
     fn memo_ops(&mut self, e: Entry) -> Result<Keys> {
-        match self.inp.buf().get(self.pos) {
+        let buf = self.inp.buf();
+        match buf.get(self.pos) {
+            // The common case from protocol 4: one MEMOIZE, then the next value.
+            Some(&MEMOIZE)
+                if !self.silent
+                    && buf.get(self.pos + 1).is_some_and(|&next| {
+                        !matches!(next, MEMOIZE | BINPUT | LONG_BINPUT | FRAME | PROTO)
+                    }) =>
+            {
+                if let MemoRef::Own(m) = &mut self.memo {
+                    let key = m.len;
+                    if !m.put(key, e) {
+                        return Err(fail("memo form left to the fallback"));
+                    }
+                    self.pos += 1;
+                    return Ok(Keys {
+                        first: Some(key),
+                        rest: Vec::new(),
+                    });
+                }
+                self.memo_ops_slow(e)
+            }
             Some(&(MEMOIZE | BINPUT | LONG_BINPUT | FRAME | PROTO)) | None => self.memo_ops_slow(e),
             _ => Ok(Keys::default()),
         }
@@ -555,6 +580,7 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
             },
             top: true,
             silent: true,
+            strs: Vec::new(),
             _de: PhantomData,
         };
         let r = f(&mut sub);
@@ -852,6 +878,125 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
     ) -> Result<V::Value> {
         let wide = !matches!(hint, Hint::Scalar(_));
         match op {
+            BINGET | LONG_BINGET if !wide => {
+                if let Some(text) = self
+                    .cached_str(op, start)
+                    .or_else(|| self.cache_str_of_get(op, start))
+                {
+                    self.pos = start + if op == BINGET { 2 } else { 5 };
+                    let out = v.visit_borrowed_str(text)?;
+                    if let Some(e) = self.entry_at(start) {
+                        self.memo_ops(e)?;
+                    }
+                    return Ok(out);
+                }
+                self.value_get(op, start, hint, wide, v)
+            }
+            BINGET | LONG_BINGET => self.value_get(op, start, hint, wide, v),
+            GLOBAL => self.object(start, hint, v),
+            _ if is_scalar(op) || op == EMPTY_TUPLE => {
+                if wide {
+                    if let Some(k) = self.postfix_for(hint, start) {
+                        return self.postfix(start, k, v);
+                    }
+                    if is_str(op) && self.global_ahead(start) {
+                        return self.object(start, hint, v);
+                    }
+                }
+                if op == EMPTY_TUPLE {
+                    self.pos += 1;
+                    self.memo_ops(Entry {
+                        start,
+                        end: self.pos,
+                        kind: Kind::Scalar,
+                        aux: 0,
+                    })?;
+                    return v.visit_seq(Empty);
+                }
+                let t = self.scalar(op)?;
+                let kind = match t {
+                    Tok::Str(..) => Kind::Str,
+                    _ if op == BYTEARRAY8 => Kind::Container,
+                    _ => Kind::Scalar,
+                };
+                self.memo_ops(Entry {
+                    start,
+                    end: self.pos,
+                    kind,
+                    aux: 0,
+                })?;
+                self.visit_tok(t, hint, v)
+            }
+            EMPTY_LIST | EMPTY_DICT | EMPTY_SET | MARK => {
+                if let Some(k) = self.postfix_for(hint, start) {
+                    return self.postfix(start, k, v);
+                }
+                self.container(op, start, v)
+            }
+            _ => Err(fail("opcode left to the fallback")),
+        }
+    }
+
+    /// The checked text of the memoized str a GET at `start` refers to, if cached.
+    #[inline]
+    fn cached_str(&self, op: u8, start: usize) -> Option<&'de str> {
+        self.strs.get(self.get_key(op, start)?).copied().flatten()
+    }
+
+    /// The memo key of the GET at `start`.
+    #[inline]
+    fn get_key(&self, op: u8, start: usize) -> Option<usize> {
+        let buf = self.inp.buf();
+        Some(if op == BINGET {
+            *buf.get(start + 1)? as usize
+        } else {
+            u32::from_le_bytes(buf.get(start + 1..start + 5)?.try_into().ok()?) as usize
+        })
+    }
+
+    /// On the first GET of a memoized binary str (slice input): check it once and keep the
+    /// text for later GETs (dict keys are fetched again and again).
+    fn cache_str_of_get(&mut self, op: u8, start: usize) -> Option<&'de str> {
+        let key = self.get_key(op, start)?;
+        let e = self.memo.get().get(key)?;
+        if e.kind != Kind::Str || e.end == OPEN {
+            return None;
+        }
+        let header = match *self.inp.buf().get(e.start)? {
+            SHORT_BINUNICODE => 2,
+            BINUNICODE => 5,
+            BINUNICODE8 => 9,
+            _ => return None,
+        };
+        let text = std::str::from_utf8(self.inp.lend(e.start + header, e.end)?).ok()?;
+        self.cache_str(key, text);
+        Some(text)
+    }
+
+    fn cache_str(&mut self, key: usize, text: &'de str) {
+        if self.silent {
+            return;
+        }
+        if key >= self.strs.len() {
+            if key > self.strs.len() + 64 {
+                return;
+            }
+            self.strs.resize(key + 1, None);
+        }
+        if let Some(slot) = self.strs.get_mut(key) {
+            *slot = Some(text);
+        }
+    }
+
+    fn value_get<V: Visitor<'de>>(
+        &mut self,
+        op: u8,
+        start: usize,
+        hint: Hint,
+        wide: bool,
+        v: V,
+    ) -> Result<V::Value> {
+        match op {
             BINGET | LONG_BINGET => {
                 let scalar = self
                     .entry_at(start)
@@ -892,46 +1037,6 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
                 };
                 self.memo_ops(e)?;
                 Ok(out)
-            }
-            GLOBAL => self.object(start, hint, v),
-            _ if is_scalar(op) || op == EMPTY_TUPLE => {
-                if wide {
-                    if let Some(k) = self.postfix_for(hint, start) {
-                        return self.postfix(start, k, v);
-                    }
-                    if is_str(op) && self.global_ahead(start) {
-                        return self.object(start, hint, v);
-                    }
-                }
-                if op == EMPTY_TUPLE {
-                    self.pos += 1;
-                    self.memo_ops(Entry {
-                        start,
-                        end: self.pos,
-                        kind: Kind::Scalar,
-                        aux: 0,
-                    })?;
-                    return v.visit_seq(Empty);
-                }
-                let t = self.scalar(op)?;
-                let kind = match t {
-                    Tok::Str(..) => Kind::Str,
-                    _ if op == BYTEARRAY8 => Kind::Container,
-                    _ => Kind::Scalar,
-                };
-                self.memo_ops(Entry {
-                    start,
-                    end: self.pos,
-                    kind,
-                    aux: 0,
-                })?;
-                self.visit_tok(t, hint, v)
-            }
-            EMPTY_LIST | EMPTY_DICT | EMPTY_SET | MARK => {
-                if let Some(k) = self.postfix_for(hint, start) {
-                    return self.postfix(start, k, v);
-                }
-                self.container(op, start, v)
             }
             _ => Err(fail("opcode left to the fallback")),
         }
@@ -1308,6 +1413,7 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
     fn key_safe(&self, op: u8, at: usize) -> bool {
         match op {
             BYTEARRAY8 => false,
+            BINGET | LONG_BINGET if self.cached_str(op, at).is_some() => true,
             BINGET | LONG_BINGET => self
                 .entry_at(at)
                 .is_some_and(|e| matches!(e.kind, Kind::Scalar | Kind::Str)),
