@@ -11,8 +11,14 @@ workload file (made by benches/make_workloads.py, written if missing) it
      times brine::encode of the graph at the same protocol;
   3. prints times and ratios (CPython time / brine time) beside the goals of issue 3:
      at least 5x CPython on records and strings, 2x on ints and floats, parity on bulk bytes.
-Both sides write the same bytes (brine's output equals the input file; checked).
+     Both sides write the same bytes (brine's output equals the input file; checked).
+Then the typed (serde) paths:
+  4. typed encode: the bench_serde_encode example (brine::to_vec of Rust structs and vectors)
+     against benches/serde_encode.py (pickle.dumps of the same values built in Python);
+  5. typed decode: the bench_serde example (brine::from_slice::<T> against brine::decode
+     into a graph, on records.pkl and strings.pkl); the goal is typed faster than the graph.
 """
+import re
 
 import argparse
 import gc
@@ -59,7 +65,9 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "target", "bench-data"))
     ap.add_argument("--bench-bin", default=os.path.join(ROOT, "target", "release", "examples", "bench_encode"))
     ap.add_argument("--min-time", type=float, default=1.0)
+    ap.add_argument("--no-typed", action="store_true", help="skip the serde measurements")
     args = ap.parse_args()
+    bindir = os.path.dirname(args.bench_bin)
     missing = [f for f, _, _ in WORKLOADS if not os.path.exists(os.path.join(args.data, f))]
     if missing:
         subprocess.run([sys.executable, os.path.join(HERE, "make_workloads.py"), args.data], check=True)
@@ -80,6 +88,36 @@ def main():
         g = f"{goal:.0f}x" if goal else "-"
         print(f"{label:<22} {len(data) / 1e6:8.1f} {cp:10.4f} {r['best_s']:10.4f} {ratio:6.2f}x {g:>6}  "
               f"{'yes' if r['same_as_input'] else 'NO'}{'' if same_cp else ' (CPython differs from file)'}")
+    if args.no_typed:
+        return
+    print()
+    print("Typed encode: CPython pickle.dumps vs brine::to_vec of the same values (protocol 4)")
+    rust = subprocess.run([os.path.join(bindir, "bench_serde_encode")], check=True,
+                          capture_output=True, text=True).stdout
+    py = subprocess.run([sys.executable, os.path.join(HERE, "serde_encode.py")], check=True,
+                        capture_output=True, text=True).stdout
+    r_by = {j["name"]: j for j in (json.loads(l) for l in rust.splitlines() if l.strip())}
+    p_by = {j["name"]: j for j in (json.loads(l) for l in py.splitlines() if l.strip())}
+    print(f"{'workload':<22} {'CPython s':>10} {'brine s':>10} {'ratio':>7}  output")
+    for name, pj in p_by.items():
+        rj = r_by.get(name.replace("_fresh", "")) if name not in r_by else r_by[name]
+        if not rj:
+            continue
+        same = "same size" if pj["bytes"] == rj["bytes"] else "CPython shares keys"
+        print(f"{name:<22} {pj['best_s']:10.4f} {rj['best_s']:10.4f} {pj['best_s'] / rj['best_s']:6.2f}x  {same}")
+    print()
+    print("Typed decode: brine::from_slice::<T> vs brine::decode into a graph (ratio = graph / typed)")
+    for fname in ("records.pkl", "strings.pkl"):
+        out = subprocess.run([os.path.join(bindir, "bench_serde"), os.path.join(args.data, fname), "7"],
+                             check=True, capture_output=True, text=True).stdout
+        times = {}
+        for line in out.splitlines():
+            m = re.match(r"(\S.*?)\s{2,}([0-9.]+) ms", line)
+            if m:
+                times[m.group(1)] = float(m.group(2))
+        graph = times.pop("brine::decode (Graph)", None)
+        for label, ms in times.items():
+            print(f"{fname:<14} {label:<34} {ms:9.1f} ms   graph {graph:7.1f} ms   {graph / ms:5.2f}x")
 
 
 if __name__ == "__main__":

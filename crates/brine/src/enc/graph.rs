@@ -522,6 +522,20 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             let mut i = pos;
             while let Some(&v) = values.get(i as usize).filter(|_| i < end) {
                 i += 1;
+                // Inline scalars: a list of a million floats or ints is this loop alone.
+                match v {
+                    Value::Float(x) => {
+                        self.sink.boundary();
+                        self.sink.float(x);
+                        continue;
+                    }
+                    Value::Int(n) => {
+                        self.sink.boundary();
+                        self.sink.int(n);
+                        continue;
+                    }
+                    _ => {}
+                }
                 if !self.save_leaf(v)? {
                     if i < end {
                         self.push_items(src, i, end, step, each);

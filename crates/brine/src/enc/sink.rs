@@ -84,6 +84,14 @@ impl Sink {
         self.buf.push(b);
     }
 
+    /// Writes a fixed number of bytes (inside the current frame); the length is known to
+    /// the compiler, so this is a couple of stores, not a `memcpy` call.
+    #[inline(always)]
+    pub(crate) fn array<const N: usize>(&mut self, a: [u8; N]) {
+        self.open();
+        self.buf.extend_from_slice(&a);
+    }
+
     /// Writes bytes (inside the current frame).
     #[inline]
     pub(crate) fn bytes(&mut self, b: &[u8]) {
@@ -164,7 +172,7 @@ impl Sink {
             self.byte(Op::Put as u8);
             self.decimal_line(i64::from(idx));
         } else if idx < 256 {
-            self.bytes(&[Op::Binput as u8, idx as u8]);
+            self.array([Op::Binput as u8, idx as u8]);
         } else {
             self.byte(Op::LongBinput as u8);
             self.bytes(&idx.to_le_bytes());
@@ -178,7 +186,7 @@ impl Sink {
             self.byte(Op::Get as u8);
             self.decimal_line(i64::from(idx));
         } else if idx < 256 {
-            self.bytes(&[Op::Binget as u8, idx as u8]);
+            self.array([Op::Binget as u8, idx as u8]);
         } else {
             self.byte(Op::LongBinget as u8);
             self.bytes(&idx.to_le_bytes());
@@ -191,10 +199,12 @@ impl Sink {
         self.bytes(&b);
     }
 
+    #[inline]
     pub(crate) fn none(&mut self) {
         self.byte(Op::None as u8);
     }
 
+    #[inline]
     pub(crate) fn bool(&mut self, b: bool) {
         if self.proto >= 2 {
             self.byte(if b { Op::Newtrue } else { Op::Newfalse } as u8);
@@ -204,19 +214,20 @@ impl Sink {
     }
 
     /// `save_long` for a value that fits in 64 bits.
+    #[inline]
     pub(crate) fn int(&mut self, v: i64) {
         if (-0x8000_0000..=0x7fff_ffff).contains(&v) {
             if self.proto == 0 {
                 self.byte(Op::Int as u8);
                 self.decimal_line(v);
             } else if (0..=0xff).contains(&v) {
-                self.bytes(&[Op::Binint1 as u8, v as u8]);
+                self.array([Op::Binint1 as u8, v as u8]);
             } else if (0..=0xffff).contains(&v) {
                 let [a, b] = (v as u16).to_le_bytes();
-                self.bytes(&[Op::Binint2 as u8, a, b]);
+                self.array([Op::Binint2 as u8, a, b]);
             } else {
                 let [a, b, c, d] = (v as i32).to_le_bytes();
-                self.bytes(&[Op::Binint as u8, a, b, c, d]);
+                self.array([Op::Binint as u8, a, b, c, d]);
             }
         } else if self.proto >= 2 {
             let bytes = (v as i128).to_le_bytes();
@@ -300,11 +311,11 @@ impl Sink {
     }
 
     /// `save_float`.
+    #[inline]
     pub(crate) fn float(&mut self, x: f64) {
         if self.proto >= 1 {
-            let mut b = [Op::Binfloat as u8; 9];
-            b[1..].copy_from_slice(&x.to_be_bytes());
-            self.bytes(&b);
+            let [a, b, c, d, e, f, g, h] = x.to_be_bytes();
+            self.array([Op::Binfloat as u8, a, b, c, d, e, f, g, h]);
         } else {
             self.byte(Op::Float as u8);
             let r = crate::pyrepr::float_repr(x);
