@@ -538,6 +538,7 @@ impl Tag {
                 list_items: Vec::new(),
                 dict_items: Vec::new(),
                 set_items: Vec::new(),
+                side_calls: Vec::new(),
                 offset: 0,
             })),
             Tag::PersId => Node::PersistentRef(Value::None),
@@ -568,6 +569,7 @@ enum Field {
     ListItems,
     DictItems,
     SetItems,
+    SideCalls,
     Readonly,
     Data,
     Bits,
@@ -589,6 +591,7 @@ impl Field {
             b"listitems" => Field::ListItems,
             b"dictitems" => Field::DictItems,
             b"setitems" => Field::SetItems,
+            b"side_calls" => Field::SideCalls,
             b"readonly" => Field::Readonly,
             b"data" => Field::Data,
             b"bits" => Field::Bits,
@@ -603,7 +606,8 @@ impl Field {
             | Field::State
             | Field::ListItems
             | Field::DictItems
-            | Field::SetItems => tag == Tag::Object,
+            | Field::SetItems
+            | Field::SideCalls => tag == Tag::Object,
             Field::Readonly | Field::Data => tag == Tag::Buffer,
             Field::Bits => tag == Tag::Float,
             Field::Main | Field::Id => false,
@@ -623,7 +627,7 @@ impl Field {
             Field::Original => Want::Names,
             Field::Args => Want::Args,
             Field::State | Field::ListItems | Field::SetItems => Want::Items,
-            Field::DictItems => Want::Pairs,
+            Field::DictItems | Field::SideCalls => Want::Pairs,
         }
     }
 }
@@ -1402,6 +1406,11 @@ impl<'a> Builder<'a> {
             Some((_, at)) => return Err(bad(at, "\"dictitems\" must be pairs")),
             None => Vec::new(),
         };
+        let side_calls = match t.take(Field::SideCalls) {
+            Some((Got::Pairs(p), _)) => p,
+            Some((_, at)) => return Err(bad(at, "\"side_calls\" must be pairs")),
+            None => Vec::new(),
+        };
         Ok(Node::Object(Box::new(Object {
             kind,
             callable,
@@ -1411,6 +1420,7 @@ impl<'a> Builder<'a> {
             list_items,
             dict_items,
             set_items,
+            side_calls,
             offset: 0,
         })))
     }

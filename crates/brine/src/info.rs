@@ -831,6 +831,7 @@ mod tests {
             list_items: Vec::new(),
             dict_items: Vec::new(),
             set_items: Vec::new(),
+            side_calls: Vec::new(),
             offset: 0,
         };
         let buffer = Buffer {

@@ -844,6 +844,24 @@ impl<'a, 'o> Machine<'a, 'o> {
         }
     }
 
+    /// `setter obj state TUPLE2 REDUCE POP` is how CPython applies a `state_setter`: a call
+    /// made only for its effect on `obj`. Its result is dropped, so keep the call on `obj`
+    /// (`Object::side_calls`), where a writer finds it again. The call node itself stays in
+    /// the graph like every other call.
+    fn note_side_call(&mut self, v: Value) {
+        let Value::Ref(id) = v else { return };
+        let (setter, target, state) = match self.graph.get(id) {
+            Some(Node::Object(o)) if o.kind == CallKind::Reduce => match self.tuple_items(o.args) {
+                Some(&[target @ Value::Ref(t), state]) if t != id => (o.callable, target, state),
+                _ => return,
+            },
+            _ => return,
+        };
+        if let Some(Node::Object(o)) = self.node_mut(target) {
+            o.side_calls.push((setter, state));
+        }
+    }
+
     fn call(
         &mut self,
         kind: CallKind,
@@ -860,6 +878,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             list_items: Vec::new(),
             dict_items: Vec::new(),
             set_items: Vec::new(),
+            side_calls: Vec::new(),
             offset: self.pos,
         };
         let call = self.new_node(
@@ -1029,6 +1048,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                         list_items: Vec::new(),
                         dict_items: Vec::new(),
                         set_items: Vec::new(),
+                        side_calls: Vec::new(),
                         offset: self.pos,
                     })))
                 } else {
@@ -1056,7 +1076,8 @@ impl<'a, 'o> Machine<'a, 'o> {
                 if self.marks.last() == Some(&self.stack.len()) {
                     self.marks.pop();
                 } else {
-                    self.pop()?;
+                    let v = self.pop()?;
+                    self.note_side_call(v);
                 }
             }
             Opcode::PopMark => {

@@ -59,32 +59,6 @@ const SAME_PROTOCOL_EXCEPTIONS: &[(&str, &str)] = &[
         "bytes_and_str_shared_p2",
         "singleton identity lost by loading",
     ),
-    // `setter obj state TUPLE2 REDUCE POP`: the popped side call is not part of the
-    // decoded value graph.
-    (
-        "state_setter_p0",
-        "state_setter side call not kept by the decoder",
-    ),
-    (
-        "state_setter_p1",
-        "state_setter side call not kept by the decoder",
-    ),
-    (
-        "state_setter_p2",
-        "state_setter side call not kept by the decoder",
-    ),
-    (
-        "state_setter_p3",
-        "state_setter side call not kept by the decoder",
-    ),
-    (
-        "state_setter_p4",
-        "state_setter side call not kept by the decoder",
-    ),
-    (
-        "state_setter_p5",
-        "state_setter side call not kept by the decoder",
-    ),
 ];
 
 #[test]
@@ -143,10 +117,8 @@ fn corpus_round_trips_byte_for_byte_at_its_protocol() {
 /// built-in types; each of these depends on what only the live class or CPython's runtime
 /// knows.
 const CROSS_PROTOCOL_EXCEPTIONS: &[(&str, &str)] = &[
-    (
-        "state_setter_",
-        "the state_setter side call is not kept by the decoder",
-    ),
+    // The class's __reduce__ recomputes the state its state_setter receives.
+    ("state_setter_", "class-dependent reduction"),
     // How an instance is written depends on its class: __reduce_ex__, __getnewargs__(_ex),
     // __slots__ (interned attribute names), its built-in base (list/dict subclasses), or
     // INST/OBJ of a callable that CPython calls at load time.

@@ -438,7 +438,16 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             }
             _ => return Ok(()),
         };
-        // Pushed in reverse: state last.
+        // Pushed in reverse: state last, then state_setter calls
+        // (`setter obj state TUPLE2 REDUCE POP`, the tuple not memoized).
+        for &(setter, state) in o.side_calls.iter().rev() {
+            self.tasks.push(Task::Op(Op::Pop as u8));
+            self.tasks.push(Task::Op(Op::Reduce as u8));
+            self.tasks.push(Task::Op(Op::Tuple2 as u8));
+            self.tasks.push(Task::Save(Synth::Val(state)));
+            self.tasks.push(Task::Save(Synth::Val(Value::Ref(id))));
+            self.tasks.push(Task::Save(Synth::Val(setter)));
+        }
         for &s in o.state.iter().rev() {
             if s == Value::None {
                 continue;

@@ -391,6 +391,13 @@ fn open<'g, W: Write>(
                 }
                 parts.push(Part::Lit("}"));
             }
+            for (setter, state) in &o.side_calls {
+                parts.push(Part::Lit(" state_setter="));
+                parts.push(Part::Val(*setter));
+                parts.push(Part::Lit("("));
+                parts.push(Part::Val(*state));
+                parts.push(Part::Lit(")"));
+            }
             parts.push(Part::Lit(">"));
             Frame::Parts {
                 id: Some(id),

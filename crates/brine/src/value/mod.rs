@@ -96,6 +96,9 @@ pub struct Object {
     pub dict_items: Vec<(Value, Value)>,
     /// Items added to it (`ADDITEMS`), as `add` calls would.
     pub set_items: Vec<Value>,
+    /// State applied by a `state_setter` instead of BUILD (the sixth item of `__reduce__`):
+    /// `(setter, state)` for each `setter obj state TUPLE2 REDUCE POP` the pickle made.
+    pub side_calls: Vec<(Value, Value)>,
     /// Byte offset of the opcode that created it.
     pub offset: u64,
 }
