@@ -491,11 +491,30 @@ fn main() -> ExitCode {
         eprintln!("{f}");
         return ExitCode::from(2);
     }
+    // A pickle written to a file is made in memory first and written only when complete:
+    // `-o` may name the input itself, and a failure must not leave a truncated file.
+    if let Some(Some(path)) = binary_output {
+        let mut buf = Vec::new();
+        let result = match &cli.command {
+            Command::Transcode(a) => run_transcode(a, &mut buf),
+            Command::Optimize(a) => run_optimize(a, &mut buf),
+            Command::FromJson(a) => run_from_json(a, &mut buf),
+            _ => Ok(()),
+        };
+        return match result.and_then(|()| fs::write(path, &buf).map_err(OutError::Io)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(OutError::Io(e)) => {
+                eprintln!("{}", fail(path, e));
+                ExitCode::from(2)
+            }
+            Err(OutError::Pickle(f)) => {
+                eprintln!("{f}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let output = match &cli.command {
         Command::Dis(a) => a.output.as_ref(),
-        Command::Transcode(a) => a.output.as_ref(),
-        Command::Optimize(a) => a.output.as_ref(),
-        Command::FromJson(a) => a.output.as_ref(),
         _ => None,
     };
     let out: &mut dyn Write = match output {

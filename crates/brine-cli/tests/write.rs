@@ -249,3 +249,36 @@ fn from_json_inverts_json() {
         stderr(&o)
     );
 }
+
+/// `-o` naming the input rewrites it in place; a failure leaves the output untouched.
+#[test]
+fn output_file_is_written_only_when_complete() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let f = dir.join("in_place.pkl");
+    std::fs::copy(corpus().join("valid/dict_len2_p2.pkl"), &f).unwrap();
+    let o = run(&[
+        "transcode",
+        f.to_str().unwrap(),
+        "-p",
+        "4",
+        "-o",
+        f.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = run(&["show", f.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "{0: 0, 1: 1}"
+    );
+    let before = std::fs::read(&f).unwrap();
+    let bad = dir.join("not_a_pickle.pkl");
+    std::fs::write(&bad, b"garbage").unwrap();
+    let o = run(&[
+        "transcode",
+        bad.to_str().unwrap(),
+        "-o",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&f).unwrap(), before, "output kept on failure");
+}

@@ -5,7 +5,7 @@
 //! import or call something it records an inert node instead.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::compat;
 use crate::de::{Options, Py2Encoding};
@@ -91,6 +91,9 @@ pub(crate) struct Machine<'a, 'o> {
     /// Hash indexes of large dicts and sets, for duplicate keys.
     indexes: HashMap<NodeId, KeyIndex>,
     next_buffer: usize,
+    /// Call nodes already recorded as `state_setter` side calls (a POP of the same call
+    /// again is not a second call).
+    side_calls_noted: HashSet<NodeId>,
     start: u64,
     /// `start + max_input_bytes` and `max_depth`, read once per opcode.
     input_end: u64,
@@ -123,6 +126,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             empty_tuple: None,
             indexes: HashMap::new(),
             next_buffer: 0,
+            side_calls_noted: HashSet::new(),
             input_end,
             max_depth,
             start,
@@ -848,18 +852,25 @@ impl<'a, 'o> Machine<'a, 'o> {
     /// made only for its effect on `obj`. Its result is dropped, so keep the call on `obj`
     /// (`Object::side_calls`), where a writer finds it again. The call node itself stays in
     /// the graph like every other call.
-    fn note_side_call(&mut self, v: Value) {
-        let Value::Ref(id) = v else { return };
+    fn note_side_call(&mut self, v: Value) -> Result<()> {
+        let Value::Ref(id) = v else { return Ok(()) };
         let (setter, target, state) = match self.graph.get(id) {
             Some(Node::Object(o)) if o.kind == CallKind::Reduce => match self.tuple_items(o.args) {
                 Some(&[target @ Value::Ref(t), state]) if t != id => (o.callable, target, state),
-                _ => return,
+                _ => return Ok(()),
             },
-            _ => return,
+            _ => return Ok(()),
         };
+        if !matches!(self.node_of(target), Some(Node::Object(_)))
+            || !self.side_calls_noted.insert(id)
+        {
+            return Ok(());
+        }
         if let Some(Node::Object(o)) = self.node_mut(target) {
             o.side_calls.push((setter, state));
         }
+        // Charged like appended items (the pair and the set entry).
+        self.charge(ITEM_COST * 3)
     }
 
     fn call(
@@ -1077,7 +1088,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                     self.marks.pop();
                 } else {
                     let v = self.pop()?;
-                    self.note_side_call(v);
+                    self.note_side_call(v)?;
                 }
             }
             Opcode::PopMark => {

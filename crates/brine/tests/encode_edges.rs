@@ -195,3 +195,45 @@ fn in_band_buffers_become_bytes_or_bytearray() {
     .unwrap();
     assert_eq!(decoded.root().to_string(), "[b'ro', b'rw', b'ro']");
 }
+
+#[test]
+fn long_call_chains_and_persistent_id_chains_are_written_without_recursion() {
+    // f()()()...: each callable is the previous call's result.
+    let mut data = b"\x80\x02cfoo\nbar\n".to_vec();
+    for _ in 0..200_000 {
+        data.extend_from_slice(b")R");
+    }
+    data.push(b'.');
+    let g = brine::decode(&data).unwrap();
+    let out = encode(&g, 2);
+    assert!(brine::decode(&out).is_ok());
+    // A persistent id whose pid is a persistent ref, 300,000 deep.
+    let mut data = b"\x80\x02N".to_vec();
+    data.extend(std::iter::repeat_n(b'Q', 300_000));
+    data.push(b'.');
+    let g = brine::decode(&data).unwrap();
+    for p in 1..=5 {
+        let out = encode(&g, p);
+        assert!(brine::decode(&out).is_ok(), "protocol {p}");
+    }
+}
+
+#[test]
+fn one_item_added_to_an_object_keeps_its_mark() {
+    // ADDITEMS on an object (not a set): there is no one-item form.
+    let g = brine::decode(b"\x80\x04cfoo\nBar\n)R(K\x01\x90.").unwrap();
+    let out = encode(&g, 4);
+    let back = brine::decode(&out).unwrap();
+    assert_eq!(back.root().to_string(), g.root().to_string());
+}
+
+#[test]
+fn a_state_setter_call_popped_twice_is_one_call() {
+    // setter(obj, state) made once, its result memoized, fetched and popped again.
+    let data = b"\x80\x02cm\nC\n)\x81q\x00cm\nset\nh\x00}\x86Rq\x010h\x010.";
+    let g = brine::decode(data).unwrap();
+    let Some(Node::Object(o)) = g.root().node() else {
+        panic!("an object")
+    };
+    assert_eq!(o.side_calls.len(), 1);
+}

@@ -753,3 +753,24 @@ fn pyint_carries_ints_of_any_size() {
         assert_eq!(back, v);
     }
 }
+
+/// Length prefixes near 2**64 in the look-ahead: an error, quickly, never a hang.
+#[test]
+fn huge_length_prefixes_in_the_look_ahead_end() {
+    let cases: Vec<Vec<u8>> = vec![
+        b"\x80\x04]\x94(\x8e\xf7\xff\xff\xff\xff\xff\xff\xffe.".to_vec(),
+        b"\x80\x04]\x94K\x01\x8e\xf7\xff\xff\xff\xff\xff\xff\xffa.".to_vec(),
+        b"\x80\x04}\x94(K\x01\x8d\xf7\xff\xff\xff\xff\xff\xff\xffu.".to_vec(),
+        b"\x80\x04cm\nC\n)\x81\x96\xf7\xff\xff\xff\xff\xff\xff\xffb.".to_vec(),
+    ];
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for c in &cases {
+            let _ = brine::from_slice::<serde::de::IgnoredAny>(c);
+            let _ = brine::from_slice::<Vec<i64>>(c);
+        }
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("typed decoding of hostile lengths did not finish");
+}

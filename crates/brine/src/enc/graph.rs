@@ -404,7 +404,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 obj,
             } => {
                 self.sink.byte(Op::Inst as u8);
-                let (m, n) = self.written_names(module, name, original, self.proto())?;
+                let (m, n) = self.written_names(module, name, Some(original), self.proto())?;
                 self.sink.bytes(&m);
                 self.sink.byte(b'\n');
                 self.sink.bytes(&n);
@@ -461,13 +461,11 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     "ADDITEMS on an object needs protocol 4 or higher",
                 ));
             }
+            // ADDITEMS always takes a MARK (there is no one-item form).
             self.tasks.push(Task::Batch {
                 src: Src::ObjSet(id),
                 pos: 0,
-                kind: Batch::Generic {
-                    single: Op::Additems as u8,
-                    multi: Op::Additems as u8,
-                },
+                kind: Batch::DoWhile(Op::Additems as u8),
             });
         }
         if !o.dict_items.is_empty() {
@@ -706,6 +704,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 self.open_list(MemoKey::Fresh)?;
                 self.list_items(Src::Seq(id))?;
             }
+            // A global of CPython's own reductions: named as CPython names it.
             Synth::Global(m, n) => self.save_global(m, n, None, None)?,
         }
         Ok(())
@@ -788,7 +787,9 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             obj,
         });
         self.push_fresh_tuple(args);
-        self.save(Synth::Global(module, name))
+        // Pushed, not called: a nested name (`getattr` below protocol 4) would recurse.
+        self.tasks.push(Task::Save(Synth::Global(module, name)));
+        Ok(())
     }
 
     /// Pushes the tasks that write a temporary tuple of these items.
@@ -807,9 +808,6 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
 
     fn save_node(&mut self, id: NodeId) -> Result<()> {
         let node = self.node(id)?;
-        if let Node::Int(b) = node {
-            return self.sink.bigint(b);
-        }
         let key = self.key_of(id, node);
         if let Some(idx) = self.memo_lookup(key) {
             self.sink.get(idx);
@@ -817,7 +815,8 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         }
         let proto = self.proto();
         match node {
-            Node::Int(_) => Ok(()),
+            // Ints are never memoized.
+            Node::Int(b) => self.sink.bigint(b),
             Node::Str(s) => {
                 self.sink.str_utf8(s.as_bytes())?;
                 self.put(key)
@@ -949,7 +948,12 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     .original
                     .as_ref()
                     .map(|(m, n)| (m.as_bytes(), n.as_bytes()));
-                self.save_global(gl.module.as_bytes(), gl.name.as_bytes(), from, original)
+                self.save_global(
+                    gl.module.as_bytes(),
+                    gl.name.as_bytes(),
+                    from,
+                    Some(original),
+                )
             }
             Node::Object(o) => self.save_object(id, o, key),
             Node::PersistentRef(pid) => self.save_persistent(*pid),
@@ -994,7 +998,8 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
     fn save_persistent(&mut self, pid: Value) -> Result<()> {
         if self.proto() >= 1 {
             self.tasks.push(Task::Op(Op::Binpersid as u8));
-            return self.save(Synth::Val(pid));
+            self.tasks.push(Task::Save(Synth::Val(pid)));
+            return Ok(());
         }
         let text = match pid {
             Value::Ref(id) => match self.node(id)? {
@@ -1046,7 +1051,9 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     obj,
                 });
                 self.tasks.push(Task::Save(Synth::Val(o.args)));
-                self.save(Synth::Val(o.callable))
+                // Pushed, not called: a callable may itself be a call (chains of any length).
+                self.tasks.push(Task::Save(Synth::Val(o.callable)));
+                Ok(())
             }
             CallKind::NewObj => {
                 if proto >= 2 {
@@ -1056,7 +1063,8 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                         obj,
                     });
                     self.tasks.push(Task::Save(Synth::Val(o.args)));
-                    return self.save(Synth::Val(o.callable));
+                    self.tasks.push(Task::Save(Synth::Val(o.callable)));
+                    return Ok(());
                 }
                 let Value::Ref(a) = o.args else {
                     return Err(unpicklable("NEWOBJ arguments are not a tuple"));
@@ -1064,16 +1072,16 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 let n = args_len.unwrap_or(0);
                 if n == 0 {
                     // What copyreg._reduce_ex gives a plain object below protocol 2.
-                    return self.reduce_with(
+                    return self.reduce(
                         b"copyreg",
                         b"_reconstructor",
-                        key,
-                        obj,
                         &[
                             Synth::Val(o.callable),
                             Synth::Global(b"builtins", b"object"),
                             Synth::Val(Value::None),
                         ],
+                        key,
+                        obj,
                     );
                 }
                 // `copyreg.__newobj__(cls, *args)`, as save_reduce writes it below protocol 2.
@@ -1099,18 +1107,19 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     });
                     self.tasks.push(Task::Save(Synth::Val(kwargs)));
                     self.tasks.push(Task::Save(Synth::Val(o.args)));
-                    return self.save(Synth::Val(o.callable));
+                    self.tasks.push(Task::Save(Synth::Val(o.callable)));
+                    return Ok(());
                 }
-                self.reduce_with(
+                self.reduce(
                     b"copyreg",
                     b"__newobj_ex__",
-                    key,
-                    obj,
                     &[
                         Synth::Val(o.callable),
                         Synth::Val(o.args),
                         Synth::Val(kwargs),
                     ],
+                    key,
+                    obj,
                 )
             }
             CallKind::Inst => {
@@ -1145,21 +1154,11 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                     obj,
                 });
                 self.push_items(Src::Seq(a), 0, args_len.unwrap_or(0), 1, None);
-                self.save(Synth::Val(o.callable))
+                // Pushed, not called: a callable may itself be a call (chains of any length).
+                self.tasks.push(Task::Save(Synth::Val(o.callable)));
+                Ok(())
             }
         }
-    }
-
-    /// REDUCE of `module.name` with a temporary args tuple, for an object node.
-    fn reduce_with(
-        &mut self,
-        module: &'g [u8],
-        name: &'g [u8],
-        key: MemoKey<'g>,
-        obj: Option<NodeId>,
-        args: &[Synth<'g>],
-    ) -> Result<()> {
-        self.reduce(module, name, args, key, obj)
     }
 
     /// `copyreg.__newobj__(cls, *args)` seen at protocol 2+: NEWOBJ with `args[1:]`.
@@ -1186,7 +1185,8 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             self.tasks.push(Task::Op(Op::Mark as u8));
         }
         self.tasks.push(Task::Op(BOUNDARY));
-        self.save(Synth::Val(cls))
+        self.tasks.push(Task::Save(Synth::Val(cls)));
+        Ok(())
     }
 
     fn global_name_of(&self, v: Value) -> Option<&'g [u8]> {
@@ -1202,7 +1202,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         module: &'g [u8],
         name: &'g [u8],
         from_stack: Option<(NodeId, NodeId)>,
-        original: Option<(&'g [u8], &'g [u8])>,
+        read: Option<Option<(&'g [u8], &'g [u8])>>,
     ) -> Result<()> {
         let key = MemoKey::Other(Key::Global(module, name));
         if let Some(idx) = self.memo_lookup(key) {
@@ -1242,7 +1242,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 None,
             )
         } else {
-            let (m, n) = self.written_names(module, name, original, proto)?;
+            let (m, n) = self.written_names(module, name, read, proto)?;
             self.sink.byte(Op::Global as u8);
             self.sink.bytes(&m);
             self.sink.byte(b'\n');
@@ -1253,18 +1253,22 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
     }
 
     /// The names GLOBAL/INST write, per [`EncodeOptions::keep_original_names`].
+    /// `read` is `Some(original names)` for a global read from a pickle, `None` for one of
+    /// CPython's own reductions (always named as CPython names it).
     fn written_names(
         &self,
         module: &[u8],
         name: &[u8],
-        original: Option<(&[u8], &[u8])>,
+        read: Option<Option<(&[u8], &[u8])>>,
         proto: u8,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
-        if !self.opts.keep_original_names {
-            return self.global_names(module, name, proto);
+        match read {
+            Some(original) if self.opts.keep_original_names => {
+                let (m, n) = original.unwrap_or((module, name));
+                check_names(m, n, proto)
+            }
+            _ => self.global_names(module, name, proto),
         }
-        let (m, n) = original.unwrap_or((module, name));
-        check_names(m, n, proto)
     }
 
     /// The names GLOBAL/INST write: mapped back to Python 2 names below protocol 3 (with

@@ -53,9 +53,6 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::value::{Buffer, Graph, Value};
 
-#[allow(unused_imports)]
-pub(crate) use sink::Sink;
-
 /// CPython 3.11's `pickle.DEFAULT_PROTOCOL`.
 pub const DEFAULT_PROTOCOL: u8 = 4;
 

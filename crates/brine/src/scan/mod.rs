@@ -1050,14 +1050,11 @@ impl<'g, 'a> Analysis<'g, 'a> {
         }
         // A nested loader: scan the bytes it would unpickle.
         if self.policy.rules.loaders.contains(&cp.full()) {
-            let first_new = match args.first() {
-                Some(&Value::Ref(a)) => self.nested_seen.borrow_mut().insert(a),
-                _ => false,
-            };
-            if let Some(bytes) = args
-                .first()
-                .filter(|_| first_new)
-                .and_then(|&a| self.bytes_of(a, 8))
+            // Each byte string once, however many wrappers (bytes(...), BytesIO(...)) lead
+            // to it: keyed by the node that holds the bytes, so work stays linear.
+            let found = args.first().and_then(|&a| self.bytes_of(a, 8));
+            if let Some((bytes, _)) =
+                found.filter(|(_, leaf)| self.nested_seen.borrow_mut().insert(*leaf))
             {
                 if self.depth < MAX_NESTING {
                     let ctx = format!(
@@ -1175,12 +1172,14 @@ impl<'g, 'a> Analysis<'g, 'a> {
     }
 
     /// The bytes a nested loader would read from an argument.
-    fn bytes_of(&self, v: Value, depth: usize) -> Option<Vec<u8>> {
+    /// Also gives the node that holds them (a bytes or str node).
+    fn bytes_of(&self, v: Value, depth: usize) -> Option<(Vec<u8>, NodeId)> {
         if depth == 0 {
             return None;
         }
+        let Value::Ref(id) = v else { return None };
         match self.node(v)? {
-            Node::Bytes(b) | Node::ByteArray(b) => Some(b.to_vec()),
+            Node::Bytes(b) | Node::ByteArray(b) => Some((b.to_vec(), id)),
             Node::Object(o) => {
                 // _codecs.encode(str, 'latin1'), bytes(...), io.BytesIO(...)
                 let first = *self.args(o.args).first()?;
@@ -1196,9 +1195,13 @@ impl<'g, 'a> Analysis<'g, 'a> {
                                 | "_io.BytesIO"
                         ) =>
                     {
-                        match self.node(first)? {
+                        match (self.node(first)?, first) {
                             // A str as _codecs.encode(str, 'latin1') turns it into bytes.
-                            Node::Str(s) => s.chars().map(|c| u8::try_from(c).ok()).collect(),
+                            (Node::Str(s), Value::Ref(sid)) => {
+                                let b: Option<Vec<u8>> =
+                                    s.chars().map(|c| u8::try_from(c).ok()).collect();
+                                b.map(|b| (b, sid))
+                            }
                             _ => self.bytes_of(first, depth - 1),
                         }
                     }

@@ -706,9 +706,9 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
     /// Length of the argument of the opcode at `at` (whose byte is `op`), from the table.
     fn arg_len(&self, at: usize, op: Opcode) -> Option<usize> {
         let buf = self.inp.buf();
-        let a = at + 1;
+        let a = at.checked_add(1)?;
         let n = |k: usize| -> Option<usize> {
-            let b = buf.get(a..a + k)?;
+            let b = buf.get(a..a.checked_add(k)?)?;
             let mut x = [0u8; 8];
             x[..k].copy_from_slice(b);
             usize::try_from(u64::from_le_bytes(x)).ok()
@@ -725,10 +725,10 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
                     1 + n(1)?
                 }
                 ArgKind::String4 | ArgKind::Long4 => {
-                    let l = i32::from_le_bytes(buf.get(a..a + 4)?.try_into().ok()?);
+                    let l = i32::from_le_bytes(buf.get(a..a.checked_add(4)?)?.try_into().ok()?);
                     4 + usize::try_from(l).ok()?
                 }
-                ArgKind::Bytes4 | ArgKind::Unicodestring4 => 4 + n(4)?,
+                ArgKind::Bytes4 | ArgKind::Unicodestring4 => 4usize.checked_add(n(4)?)?,
                 ArgKind::Bytes8 | ArgKind::Bytearray8 | ArgKind::Unicodestring8 => {
                     8usize.checked_add(n(8)?)?
                 }
@@ -760,7 +760,7 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
                 return Touch::Unknown;
             };
             let b = buf[at];
-            at = at.saturating_add(1 + len);
+            at = at.saturating_add(len).saturating_add(1);
             match b {
                 MEMOIZE | FRAME | PROTO | BINPUT | LONG_BINPUT => continue,
                 STOP => return Touch::Other,
@@ -810,7 +810,9 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
                 _ => return None,
             },
             EMPTY_TUPLE => at + 1,
-            _ if is_scalar(op) => at + 1 + self.arg_len(at, Opcode::from_byte(op)?)?,
+            _ if is_scalar(op) => at
+                .checked_add(1)?
+                .checked_add(self.arg_len(at, Opcode::from_byte(op)?)?)?,
             _ => return None,
         };
         self.simple_len_memo(end)
