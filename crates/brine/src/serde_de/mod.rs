@@ -29,10 +29,18 @@
 //! A struct (or tuple struct, or newtype struct) whose serde name contains a dot names a
 //! Python class, `module.QualName`:
 //!
-//! ```ignore
-//! #[derive(Deserialize)]
+//! ```
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize, Debug, PartialEq)]
 //! #[serde(rename = "app.Point")]
 //! struct Point { x: i64, y: i64 }
+//!
+//! // pickle.dumps(app.Point(1, 2), 2) for `class Point` with attributes x and y
+//! let data = b"\x80\x02capp\nPoint\nq\x00)\x81q\x01}q\x02(X\x01\x00\x00\x00xq\x03K\x01X\x01\x00\x00\x00yq\x04K\x02ub.";
+//! let p: Point = brine::from_slice(data)?;
+//! assert_eq!(p, Point { x: 1, y: 2 });
+//! # Ok::<(), brine::Error>(())
 //! ```
 //!
 //! It is read from an instance of exactly that class (however it was pickled: `NEWOBJ`,
