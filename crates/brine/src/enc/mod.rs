@@ -152,7 +152,7 @@ pub fn encode_value(graph: &Graph<'_>, value: Value, opts: &EncodeOptions) -> Re
     opts.check()?;
     let mut w = graph::Walker::new(graph, opts);
     // Reserving an upper bound up front avoids copying a growing buffer; pages that are
-    // never written cost nothing, and the surplus is given back at the end.
+    // never written cost nothing.
     let _ = w
         .sink
         .buf
@@ -161,7 +161,11 @@ pub fn encode_value(graph: &Graph<'_>, value: Value, opts: &EncodeOptions) -> Re
     w.dump(value)?;
     w.sink.finish();
     let mut out = std::mem::take(&mut w.sink.buf);
-    out.shrink_to_fit();
+    // The reserve beyond the end was never written, so it holds no memory; giving it back
+    // (a realloc) would cost more than it saves, except for a gross overestimate.
+    if out.capacity() / 4 > out.len() {
+        out.shrink_to_fit();
+    }
     Ok(out)
 }
 
