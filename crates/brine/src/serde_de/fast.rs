@@ -1620,7 +1620,10 @@ impl<'de, I: Input<'de>> SeqAccess<'de> for Access<'_, 'de, '_, I> {
         if !self.advance()? {
             return Ok(None);
         }
-        self.check_key()?;
+        // List and postfix-tuple items need not be hashable: nothing to check.
+        if !matches!(self.kind, Coll::List | Coll::Postfix(_)) {
+            self.check_key()?;
+        }
         let x = seed.deserialize(&mut *self.p)?;
         self.after_item()?;
         Ok(Some(x))
