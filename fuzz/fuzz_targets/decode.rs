@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
         ..brine::Options::default()
     };
     let a = brine::Decoder::new(opts()).decode_slice(data);
-    let b = brine::Decoder::new(opts()).decode_reader(data);
+    let b = brine::Decoder::new(brine::Options {
+        limits: limits.clone(),
+        ..brine::Options::default()
+    })
+    .decode_reader(data);
     assert_eq!(a.is_ok(), b.is_ok());
     if let (Ok(a), Ok(b)) = (&a, &b) {
         let mut x = Bounded(String::new());

@@ -126,3 +126,66 @@ fn mutated_corpus_never_panics_and_both_paths_agree() {
     }
     assert!(ok > 1000 && err > 1000, "ok={ok} err={err}");
 }
+
+/// The same mutations through everything else that reads or writes pickles: the encoder
+/// (at every protocol, and what it writes must decode again), `optimize`, typed decoding,
+/// the scanner, and JSON read back after mutation. None may panic or hang.
+#[test]
+fn mutated_corpus_through_the_writers_typed_decoding_and_the_scanner() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/valid");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pkl"))
+        .collect();
+    files.sort();
+    let policy = brine::scan::Policy::default();
+    // BRINE_MUTATIONS=N (default 6 per file) and BRINE_SEED for longer local runs.
+    let per_file: usize = std::env::var("BRINE_MUTATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    let seed: u64 = std::env::var("BRINE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng(seed | 1);
+    let (mut encoded, mut optimized, mut scanned) = (0, 0, 0);
+    for path in files {
+        let data = std::fs::read(&path).expect("read");
+        if data.len() > 2048 {
+            continue;
+        }
+        for _ in 0..per_file {
+            let m = mutate(&mut rng, &data);
+            if let Ok(g) = Decoder::new(opts()).decode_slice(&m) {
+                for p in 0..=5 {
+                    if let Ok(out) = brine::encode(&g, &brine::EncodeOptions::protocol(p)) {
+                        assert!(
+                            brine::decode(&out).is_ok(),
+                            "{}: brine's protocol {p} output of {m:?} does not decode",
+                            path.display()
+                        );
+                        encoded += 1;
+                    }
+                }
+                let json = brine::json::to_json_vec(&g, g.root_value(), &Default::default());
+                let j = mutate(&mut rng, &json);
+                let _ = brine::from_json::from_json(&j);
+            }
+            match brine::optimize::optimize(&m) {
+                Ok(_) => optimized += 1,
+                Err(e) => assert!(e.offset() <= m.len() as u64, "{}: {e}", path.display()),
+            }
+            let _ = brine::from_slice::<serde::de::IgnoredAny>(&m);
+            let _ = brine::from_reader::<_, serde::de::IgnoredAny>(&m[..]);
+            let report = brine::scan::scan_bytes(&m, &policy);
+            let _ = report.verdict;
+            scanned += 1;
+        }
+    }
+    assert!(
+        encoded > 3000 && optimized > 500 && scanned > 3000,
+        "encoded={encoded} optimized={optimized} scanned={scanned}"
+    );
+}

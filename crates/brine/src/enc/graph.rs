@@ -1233,6 +1233,13 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         } else if let Some(dot) = name.iter().rposition(|&c| c == b'.') {
             // Nested qualname below protocol 4: getattr(parent, last), then memoize.
             let (parent, last) = (&name[..dot], &name[dot + 1..]);
+            if parent.is_empty() || last.is_empty() {
+                return Err(unpicklable(format!(
+                    "cannot pickle the global {}.{} below protocol 4: an empty name component",
+                    String::from_utf8_lossy(module),
+                    String::from_utf8_lossy(name)
+                )));
+            }
             // (save_reduce with no object, then memo_put of the global: one PUT.)
             self.reduce(
                 b"builtins",
@@ -1285,8 +1292,15 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
     }
 }
 
-/// GLOBAL/INST names: ASCII below protocol 3 (UTF-8 at 3), one line each.
+/// GLOBAL/INST names: ASCII below protocol 3 (UTF-8 at 3), one line each, not empty.
 fn check_names(m: &[u8], n: &[u8], proto: u8) -> Result<(Vec<u8>, Vec<u8>)> {
+    if m.is_empty() || n.is_empty() {
+        return Err(unpicklable(format!(
+            "a global needs a module and a name (got {:?} {:?})",
+            String::from_utf8_lossy(m),
+            String::from_utf8_lossy(n)
+        )));
+    }
     if proto < 3 {
         for (what, s) in [(m, "module"), (n, "name")] {
             if !what.is_ascii() {
