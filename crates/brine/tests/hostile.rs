@@ -588,3 +588,29 @@ fn append_to_a_bytearray_bool_list_index_and_empty_build_state_work_as_in_cpytho
     let e = decode_err(b"]}(X\x01\x00\x00\x00aK\x01ub.");
     assert!(matches!(e.kind(), ErrorKind::TypeMismatch { .. }), "{e}");
 }
+
+/// A slice inside a list inside itself prints as CPython prints it (slices have no
+/// recursion guard of their own), and a slice-only cycle (which only a hand-made graph can
+/// hold) stays bounded.
+#[test]
+fn slice_cycles_print_like_cpython_and_stay_bounded() {
+    // l = []; s = slice(l); l.append(s); pickle.dumps(s, 2)
+    let data =
+        b"\x80\x02c__builtin__\nslice\nq\x00N]q\x01h\x00Nh\x01N\x87q\x02Rq\x03aN\x87q\x04R0h\x03.";
+    let g = brine::decode(data).unwrap();
+    assert_eq!(
+        g.root().to_string(),
+        "slice(None, [slice(None, [...], None)], None)"
+    );
+    let json = br#"{"$id":0,"$slice":[{"$ref":0},{"$ref":0},{"$ref":0}]}"#;
+    let g = brine::from_json::from_json(json).unwrap();
+    assert!(g.root().to_string().len() < 200);
+    // ... and cannot be pickled (CPython cannot build it): an error, not a hang.
+    for p in 0..=5 {
+        let e = brine::encode(&g, &brine::EncodeOptions::protocol(p)).unwrap_err();
+        assert!(e.to_string().contains("cycle"), "{e}");
+    }
+    let tuple =
+        brine::from_json::from_json(br#"{"$id":0,"$tuple":[[{"$ref":0}], {"$ref":0}]}"#).unwrap();
+    assert!(brine::encode(&tuple, &brine::EncodeOptions::default()).is_err());
+}

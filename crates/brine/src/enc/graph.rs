@@ -132,6 +132,8 @@ enum Task<'g> {
         kind: Batch,
     },
     Op(u8),
+    /// The save of this node is complete (see [`Walker::entries`]).
+    Leave(NodeId),
     Save(Synth<'g>),
     /// Close a tuple node: recursion check, then TUPLEn/TUPLE and memoize.
     TupleEnd {
@@ -167,6 +169,11 @@ pub(crate) struct Walker<'g, 'a, 'o> {
     pub(crate) sink: Sink,
     opts: &'o EncodeOptions,
     node_memo: Vec<u32>,
+    /// How many saves of each node are under way and not yet memoized. CPython re-enters a
+    /// tuple or a reduction once when a mutable container inside it leads back to it (the
+    /// second save finds that container memoized and ends); a third means a cycle through
+    /// immutable values only, which nothing can write (CPython recurses until it fails).
+    entries: Vec<u8>,
     other_memo: HashMap<Key<'g>, u32>,
     tasks: Vec<Task<'g>>,
 }
@@ -178,6 +185,7 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             sink: Sink::new(opts.protocol),
             opts,
             node_memo: vec![NO_MEMO; g.len()],
+            entries: vec![0; g.len()],
             other_memo: HashMap::new(),
             tasks: Vec::new(),
         }
@@ -340,6 +348,12 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
                 each,
             } => self.items(src, pos, end, step, each),
             Task::Batch { src, pos, kind } => self.batch(src, pos, kind),
+            Task::Leave(id) => {
+                if let Some(n) = self.entries.get_mut(id.index()) {
+                    *n = n.saturating_sub(1);
+                }
+                Ok(())
+            }
             Task::Op(BOUNDARY) => {
                 self.sink.boundary();
                 Ok(())
@@ -814,6 +828,27 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
             return Ok(());
         }
         let proto = self.proto();
+        // Nodes whose own memo entry comes only after their contents.
+        let open_until_memoized = match node {
+            Node::Tuple(items) | Node::FrozenSet(items) => !items.is_empty() || proto < 4,
+            Node::Set(_) => proto < 4,
+            Node::Slice(_) | Node::Range(_) | Node::Object(_) | Node::PersistentRef(_) => true,
+            _ => false,
+        };
+        if open_until_memoized {
+            let n = self.entries.get(id.index()).copied().unwrap_or(0);
+            if n >= 2 {
+                return Err(unpicklable(format!(
+                    "a cycle through immutable values only (a {} that contains itself \
+                     with no list, dict or object in between) cannot be pickled",
+                    node.type_name()
+                )));
+            }
+            if let Some(slot) = self.entries.get_mut(id.index()) {
+                *slot = n + 1;
+            }
+            self.tasks.push(Task::Leave(id));
+        }
         match node {
             // Ints are never memoized.
             Node::Int(b) => self.sink.bigint(b),

@@ -53,11 +53,14 @@ impl fmt::Display for ValueRef<'_, '_> {
 /// Writes `v` in Python syntax.
 pub(crate) fn write_value<W: Write>(out: &mut W, g: &Graph<'_>, v: Value) -> fmt::Result {
     let mut active: HashSet<NodeId> = HashSet::new();
+    // Slices and ranges printed a second time while already being printed (CPython's
+    // slice repr has no recursion guard; the list or dict inside it does).
+    let mut reentered: HashSet<NodeId> = HashSet::new();
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut next = Some(v);
     loop {
         if let Some(v) = next.take() {
-            if let Some(frame) = open(out, g, v, &mut active)? {
+            if let Some(frame) = open(out, g, v, &mut active, &mut reentered)? {
                 stack.push(frame);
             }
         }
@@ -150,6 +153,7 @@ fn open<'g, W: Write>(
     g: &'g Graph<'_>,
     v: Value,
     active: &mut HashSet<NodeId>,
+    reentered: &mut HashSet<NodeId>,
 ) -> Result<Option<Frame<'g>>, fmt::Error> {
     let id = match v {
         Value::None => return out.write_str("None").map(|_| None),
@@ -175,7 +179,13 @@ fn open<'g, W: Write>(
             | Node::Range(_)
             | Node::PersistentRef(_)
     );
-    if container && active.contains(&id) {
+    // Like CPython, a slice reached again inside itself is printed once more (its list or
+    // dict then shows the marker); a third time, which only a slice-only cycle reaches,
+    // gets the marker, so the output stays bounded.
+    let reentry = active.contains(&id)
+        && matches!(node, Node::Slice(_) | Node::Range(_))
+        && reentered.insert(id);
+    if container && active.contains(&id) && !reentry {
         let marker = match node {
             Node::List(_) => "[...]",
             Node::Tuple(_) => "(...)",
@@ -406,6 +416,17 @@ fn open<'g, W: Write>(
             }
         }
     };
+    if reentry {
+        // The outer printing of this node is still open and removes it when it ends.
+        if let Frame::Parts { parts, idx, .. } = frame {
+            return Ok(Some(Frame::Parts {
+                id: None,
+                parts,
+                idx,
+            }));
+        }
+        return Ok(Some(frame));
+    }
     active.insert(id);
     Ok(Some(frame))
 }
