@@ -17,3 +17,12 @@ echo "== brine json $sample"
 echo
 echo "== brine dis $sample (first 25 lines)"
 "$bin" dis "$sample" | head -n 25
+echo
+echo "== brine transcode $sample --protocol 2 (what CPython writes at protocol 2), loaded back by CPython"
+"$bin" transcode "$sample" --protocol 2 -o target/records_p2.pkl
+PYTHONPATH=scripts python3 - "$sample" target/records_p2.pkl <<'PY'
+import pickle, sys
+a = pickle.load(open(sys.argv[1], "rb"))
+raw = open(sys.argv[2], "rb").read()
+print("same value:", a == pickle.loads(raw), "| same bytes as pickle.dumps(x, 2):", raw == pickle.dumps(a, 2))
+PY
