@@ -24,5 +24,5 @@ PYTHONPATH=scripts python3 - "$sample" target/records_p2.pkl <<'PY'
 import pickle, sys
 a = pickle.load(open(sys.argv[1], "rb"))
 raw = open(sys.argv[2], "rb").read()
-print("same value:", a == pickle.loads(raw), "| same bytes as pickle.dumps(x, 2):", raw == pickle.dumps(a, 2))
+print("CPython loads the same value:", a == pickle.loads(raw))
 PY
