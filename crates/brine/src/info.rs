@@ -822,18 +822,7 @@ mod tests {
             from_stack: None,
             offset: 0,
         };
-        let object = Object {
-            kind: CallKind::Reduce,
-            callable: Value::None,
-            args: Value::None,
-            kwargs: None,
-            state: Vec::new(),
-            list_items: Vec::new(),
-            dict_items: Vec::new(),
-            set_items: Vec::new(),
-            side_calls: Vec::new(),
-            offset: 0,
-        };
+        let object = Object::new(CallKind::Reduce, Value::None, Value::None, None, 0);
         let buffer = Buffer {
             index: 0,
             data: None,

@@ -880,18 +880,7 @@ impl<'a, 'o> Machine<'a, 'o> {
         args: Value,
         kwargs: Option<Value>,
     ) -> Result<Value> {
-        let obj = Object {
-            kind,
-            callable,
-            args,
-            kwargs,
-            state: Vec::new(),
-            list_items: Vec::new(),
-            dict_items: Vec::new(),
-            set_items: Vec::new(),
-            side_calls: Vec::new(),
-            offset: self.pos,
-        };
+        let obj = Object::new(kind, callable, args, kwargs, self.pos);
         let call = self.new_node(
             Node::Object(Box::new(obj)),
             std::mem::size_of::<Object>() as u64,
@@ -1050,18 +1039,13 @@ impl<'a, 'o> Machine<'a, 'o> {
                 let plain_object = matches!(g.deref(base), Some(Node::Global(b))
                     if b.module.as_str() == Some("builtins") && b.name.as_str() == Some("object"));
                 if plain_object && state == Value::None {
-                    Some(Node::Object(Box::new(Object {
-                        kind: CallKind::NewObj,
-                        callable: cls,
-                        args: empty,
-                        kwargs: None,
-                        state: Vec::new(),
-                        list_items: Vec::new(),
-                        dict_items: Vec::new(),
-                        set_items: Vec::new(),
-                        side_calls: Vec::new(),
-                        offset: self.pos,
-                    })))
+                    Some(Node::Object(Box::new(Object::new(
+                        CallKind::NewObj,
+                        cls,
+                        empty,
+                        None,
+                        self.pos,
+                    ))))
                 } else {
                     None
                 }

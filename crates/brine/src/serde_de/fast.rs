@@ -1243,16 +1243,7 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
                 } else {
                     self.postfix(args_start, k as usize, v)?
                 };
-                match self.peek()? {
-                    REDUCE | NEWOBJ => self.pos += 1,
-                    _ => return Err(fail("object form left to the fallback")),
-                }
-                let keys = self.memo_ops(Entry {
-                    start,
-                    end: OPEN,
-                    kind: Kind::Container,
-                    aux: 0,
-                })?;
+                let keys = self.call_op(start)?;
                 self.close(&keys);
                 self.leave();
                 return Ok(out);
@@ -1299,16 +1290,7 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
             }
         };
         let args_end = self.pos;
-        match self.peek()? {
-            REDUCE | NEWOBJ => self.pos += 1,
-            _ => return Err(fail("object form left to the fallback")),
-        }
-        let keys = self.memo_ops(Entry {
-            start,
-            end: OPEN,
-            kind: Kind::Container,
-            aux: 0,
-        })?;
+        let keys = self.call_op(start)?;
         let next = self.peek_or_eof()?;
         let state = self.has_state(next, self.pos, exact)?;
         let newtype = matches!(hint, Hint::Newtype(_));
@@ -1366,6 +1348,21 @@ impl<'de, 'm, I: Input<'de>> Fast<'de, 'm, I> {
 
     /// Whether an object whose call ends before `at` (where the opcode is `next`) gets a
     /// state; an error for a state the streaming reader leaves to the fallback.
+    /// The REDUCE / NEWOBJ that makes the object starting at `start`, and its memo keys
+    /// (the object is open until its state and items are read).
+    fn call_op(&mut self, start: usize) -> Result<Keys> {
+        match self.peek()? {
+            REDUCE | NEWOBJ => self.pos += 1,
+            _ => return Err(fail("object form left to the fallback")),
+        }
+        self.memo_ops(Entry {
+            start,
+            end: OPEN,
+            kind: Kind::Container,
+            aux: 0,
+        })
+    }
+
     fn has_state(&self, next: Option<u8>, at: usize, exact: bool) -> Result<bool> {
         Ok(match next {
             None => false,

@@ -103,6 +103,30 @@ pub struct Object {
     pub offset: u64,
 }
 
+impl Object {
+    /// A call with nothing applied to it yet (no state, items or side calls).
+    pub fn new(
+        kind: CallKind,
+        callable: Value,
+        args: Value,
+        kwargs: Option<Value>,
+        offset: u64,
+    ) -> Self {
+        Object {
+            kind,
+            callable,
+            args,
+            kwargs,
+            state: Vec::new(),
+            list_items: Vec::new(),
+            dict_items: Vec::new(),
+            set_items: Vec::new(),
+            side_calls: Vec::new(),
+            offset,
+        }
+    }
+}
+
 /// A reference to a class or function by name: `module.qualname`. Never imported.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Global<'a> {
