@@ -8,6 +8,7 @@ use std::io;
 use crate::error::Result;
 use crate::limits::Limits;
 use crate::read::{IoRead, Read, SliceRead};
+use crate::restrict::Restrict;
 use crate::value::{Graph, Value};
 use crate::vm::Machine;
 
@@ -44,6 +45,28 @@ impl Py2Encoding {
 /// returns the value to use (it may add nodes to the graph) or an error message.
 pub type PersistentLoad<'a> = Box<dyn FnMut(&mut Graph<'a>, Value) -> Result<Value, String> + 'a>;
 
+/// Data that follows an object in the stream outside the pickle's opcodes, as a loader's own
+/// `BUILD` hook reads it (joblib's `NumpyArrayWrapper` writes an array's raw bytes, or a
+/// whole nested pickle for object arrays, right after the wrapper is built). See
+/// [`Options::inline_data`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inline {
+    /// `len` raw bytes; with `padded`, first one byte `n` and `n` padding bytes (joblib's
+    /// alignment padding).
+    Bytes {
+        /// Length of the data.
+        len: u64,
+        /// Whether a padding-length byte and that much padding come first.
+        padded: bool,
+    },
+    /// A complete nested pickle (read with its own memo, as `pickle.load(file)` would).
+    Pickle,
+}
+
+/// Asked after every `BUILD` on an object: does data follow it in the stream? Given the graph
+/// and the built object.
+pub type InlineData<'a> = Box<dyn Fn(&Graph<'a>, Value) -> Option<Inline> + 'a>;
+
 /// Decoding options. `Options::default()` matches `pickle.loads` defaults, except that
 /// nothing is ever imported or called.
 pub struct Options<'a> {
@@ -66,6 +89,14 @@ pub struct Options<'a> {
     /// Resolver for persistent ids. Without one, they are kept as
     /// [`Node::PersistentRef`](crate::Node::PersistentRef).
     pub persistent_load: Option<PersistentLoad<'a>>,
+    /// A gate asked at every import, call and mutation; `None` (the default) decodes
+    /// everything inertly. See [`restrict`](crate::restrict) and
+    /// [`scan::load`](crate::scan::load).
+    pub restrict: Option<&'a dyn Restrict>,
+    /// Reads data that a loader's own `BUILD` hook takes from the stream (joblib's arrays);
+    /// the data is kept in [`Object::inline`](crate::Object::inline). `None` (the default)
+    /// reads the stream as `pickle.load` does.
+    pub inline_data: Option<InlineData<'a>>,
 }
 
 impl Default for Options<'_> {
@@ -78,6 +109,8 @@ impl Default for Options<'_> {
             buffers: None,
             extensions: HashMap::new(),
             persistent_load: None,
+            restrict: None,
+            inline_data: None,
         }
     }
 }
@@ -92,6 +125,8 @@ impl fmt::Debug for Options<'_> {
             .field("buffers", &self.buffers.as_ref().map(|b| b.len()))
             .field("extensions", &self.extensions)
             .field("persistent_load", &self.persistent_load.is_some())
+            .field("restrict", &self.restrict.is_some())
+            .field("inline_data", &self.inline_data.is_some())
             .finish()
     }
 }

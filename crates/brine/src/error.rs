@@ -29,6 +29,8 @@ pub enum Category {
     Limit,
     /// The value cannot be written as asked, or does not fit the requested Rust type.
     Data,
+    /// A restricted decoder refused something the pickle asked for.
+    Refused,
 }
 
 /// What went wrong.
@@ -78,6 +80,15 @@ pub enum ErrorKind {
     OddItems,
     /// The value cannot be pickled at this protocol (CPython's `PicklingError`).
     Unpicklable(String),
+    /// A restricted decoder ([`Options::restrict`](crate::Options::restrict)) refused an
+    /// import, a call or a mutation: `what` names it (`os.system`, `SETITEM on a list`),
+    /// `why` says why.
+    Refused {
+        /// The global, call or opcode refused.
+        what: String,
+        /// Why.
+        why: String,
+    },
     /// A message from a serde `Serialize` / `Deserialize` implementation (a type mismatch,
     /// a missing field, ...).
     Custom(String),
@@ -128,6 +139,7 @@ impl Error {
             ErrorKind::Io(_) => Category::Io,
             ErrorKind::Truncated | ErrorKind::EmptyInput => Category::Eof,
             ErrorKind::LimitExceeded { .. } => Category::Limit,
+            ErrorKind::Refused { .. } => Category::Refused,
             ErrorKind::Unpicklable(_) | ErrorKind::Custom(_) => Category::Data,
             _ => Category::Syntax,
         }
@@ -165,6 +177,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadExtension(s) => write!(f, "bad extension code: {s}"),
             ErrorKind::OddItems => f.write_str("odd number of items for a dict"),
             ErrorKind::Unpicklable(s) => write!(f, "cannot pickle: {s}"),
+            ErrorKind::Refused { what, why } => write!(f, "refused {what}: {why}"),
             ErrorKind::Custom(s) => f.write_str(s),
             ErrorKind::LimitExceeded { limit, max } => {
                 write!(f, "limit {limit} ({max}) exceeded")

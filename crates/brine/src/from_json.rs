@@ -565,6 +565,7 @@ enum Field {
     DictItems,
     SetItems,
     SideCalls,
+    Inline,
     Readonly,
     Data,
     Bits,
@@ -587,6 +588,7 @@ impl Field {
             b"dictitems" => Field::DictItems,
             b"setitems" => Field::SetItems,
             b"side_calls" => Field::SideCalls,
+            b"inline" => Field::Inline,
             b"readonly" => Field::Readonly,
             b"data" => Field::Data,
             b"bits" => Field::Bits,
@@ -602,7 +604,8 @@ impl Field {
             | Field::ListItems
             | Field::DictItems
             | Field::SetItems
-            | Field::SideCalls => tag == Tag::Object,
+            | Field::SideCalls
+            | Field::Inline => tag == Tag::Object,
             Field::Readonly | Field::Data => tag == Tag::Buffer,
             Field::Bits => tag == Tag::Float,
             Field::Main | Field::Id => false,
@@ -618,7 +621,9 @@ impl Field {
         match self {
             Field::Main => tag.want(),
             Field::Id | Field::FromStack | Field::Readonly | Field::Data | Field::Bits => Want::Raw,
-            Field::Name | Field::Callable | Field::Kwargs | Field::Origin => Want::Value,
+            Field::Name | Field::Callable | Field::Kwargs | Field::Origin | Field::Inline => {
+                Want::Value
+            }
             Field::Original => Want::Names,
             Field::Args => Want::Args,
             Field::State | Field::ListItems | Field::SetItems => Want::Items,
@@ -1406,6 +1411,10 @@ impl<'a> Builder<'a> {
             Some((_, at)) => return Err(bad(at, "\"side_calls\" must be pairs")),
             None => Vec::new(),
         };
+        let inline = match t.take(Field::Inline) {
+            Some((got, at)) => Some(self.value(got, at)?),
+            None => None,
+        };
         Ok(Node::Object(Box::new(Object {
             kind,
             callable,
@@ -1416,6 +1425,7 @@ impl<'a> Builder<'a> {
             dict_items,
             set_items,
             side_calls,
+            inline,
             offset: 0,
         })))
     }

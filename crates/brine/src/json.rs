@@ -889,6 +889,10 @@ impl<'g, 'a: 'g, 'w, W: Write + ?Sized> JsonWriter<'g, 'a, 'w, W> {
         self.out.string(o.kind.name().as_bytes());
         self.push_tail(origin);
         // Pushed last member first.
+        if let Some(v) = o.inline {
+            self.stack
+                .push(Frame::Field("inline", FieldValue::Value(v)));
+        }
         if !o.side_calls.is_empty() {
             self.stack
                 .push(Frame::Field("side_calls", FieldValue::Pairs(&o.side_calls)));

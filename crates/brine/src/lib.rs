@@ -66,6 +66,7 @@ mod pyint;
 pub mod pyrepr;
 pub mod pytext;
 pub mod read;
+pub mod restrict;
 #[cfg(feature = "json")]
 pub mod scan;
 mod serde_de;
@@ -75,8 +76,8 @@ mod value;
 mod vm;
 
 pub use de::{
-    decode, decode_reader, Decoder, Options, PersistentLoad, Py2Encoding, SliceStream,
-    StreamDecoder,
+    decode, decode_reader, Decoder, Inline, InlineData, Options, PersistentLoad, Py2Encoding,
+    SliceStream, StreamDecoder,
 };
 pub use enc::{
     encode, encode_shared_memo, encode_to_writer, encode_value, BufferCallback, EncodeOptions,

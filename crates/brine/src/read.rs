@@ -34,6 +34,11 @@ pub trait Read<'de>: private::Sealed {
     /// Whether at least `n` more bytes are available. A streaming source answers `true`
     /// when it cannot tell without buffering more than a frame's worth.
     fn has_at_least(&mut self, n: u64) -> io::Result<bool>;
+    /// The bytes consumed since offset `start`, when the source still holds them (a slice).
+    fn consumed_since(&self, start: u64) -> Option<&'de [u8]> {
+        let _ = start;
+        None
+    }
 }
 
 /// What [`Read::read_line`] found.
@@ -76,6 +81,11 @@ impl<'de> SliceRead<'de> {
 impl private::Sealed for SliceRead<'_> {}
 
 impl<'de> Read<'de> for SliceRead<'de> {
+    fn consumed_since(&self, start: u64) -> Option<&'de [u8]> {
+        let start = usize::try_from(start).ok()?;
+        self.data.get(start..self.pos)
+    }
+
     #[inline]
     fn offset(&self) -> u64 {
         self.pos as u64

@@ -8,13 +8,14 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::compat;
-use crate::de::{Options, Py2Encoding};
+use crate::de::{Inline, Options, Py2Encoding};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{key_eq, key_hash, KeyIndex, INDEX_THRESHOLD};
 use crate::limits::Limit;
 use crate::opcode::Opcode;
 use crate::pytext::{self, ParsedInt};
 use crate::read::{Line, Read};
+use crate::restrict::Items;
 use crate::value::{Buffer, CallKind, Global, Graph, Node, NodeId, Object, PyStr, Value};
 
 /// Highest protocol CPython 3.11 knows.
@@ -228,6 +229,43 @@ impl<'a, 'o> Machine<'a, 'o> {
     #[cold]
     fn io_err(&self, e: std::io::Error) -> Error {
         self.err(ErrorKind::Io(e))
+    }
+
+    #[cold]
+    fn refused(&self, what: impl Into<String>, why: impl Into<String>) -> Error {
+        self.err(ErrorKind::Refused {
+            what: what.into(),
+            why: why.into(),
+        })
+    }
+
+    /// Under a [`Restrict`] gate: may `items` be added to `target` (an object)?
+    fn check_items(&self, target: NodeId, items: Items) -> Result<()> {
+        let Some(gate) = self.opts.restrict else {
+            return Ok(());
+        };
+        let class = match self.graph.get(target) {
+            Some(Node::Object(o)) => match self.node_of(o.callable) {
+                Some(Node::Global(g)) => Some(g),
+                _ => None,
+            },
+            _ => None,
+        };
+        match class {
+            Some(g) if gate.accepts_items(g, items) => Ok(()),
+            Some(g) => Err(self.refused(
+                format!("{} on a {} object", items.opcode_name(), global_name(g)),
+                "the policy does not allow adding items to instances of this class",
+            )),
+            None => Err(self.refused(
+                format!(
+                    "{} on {}",
+                    items.opcode_name(),
+                    self.describe(Value::Ref(target))
+                ),
+                "the target is not a container the policy allows",
+            )),
+        }
     }
 
     #[cold]
@@ -535,6 +573,16 @@ impl<'a, 'o> Machine<'a, 'o> {
                 }
             }
         }
+        if let Some(gate) = self.opts.restrict {
+            let (Some(m), Some(n)) = (g.module.as_str(), g.name.as_str()) else {
+                return Err(
+                    self.refused(global_name(&g), "a module or name that is not valid text")
+                );
+            };
+            if let Err(why) = gate.find_class(m, n) {
+                return Err(self.refused(format!("{m}.{n}"), why));
+            }
+        }
         let cost = (g.module.as_bytes().len()
             + g.name.as_bytes().len()
             + std::mem::size_of::<Global>()) as u64;
@@ -572,6 +620,10 @@ impl<'a, 'o> Machine<'a, 'o> {
                 let name = PyStr::from_string(n);
                 self.global(module, name, None)
             }
+            None if self.opts.restrict.is_some() => Err(self.refused(
+                format!("EXT code {code}"),
+                "no extension registry entry names a global for it",
+            )),
             None => self.new_node(Node::Ext(code), 0),
         }
     }
@@ -601,8 +653,16 @@ impl<'a, 'o> Machine<'a, 'o> {
         let n = items.len();
         let limit = self.opts.limits.max_container_len;
         if let Value::Ref(id) = target {
-            if let Some(Node::ByteArray(_)) = self.graph.get(id) {
-                return self.append_bytes(id, at);
+            match self.graph.get(id) {
+                Some(Node::ByteArray(_)) if self.opts.restrict.is_some() => {
+                    return Err(self.refused(
+                        "APPEND on a bytearray",
+                        "APPEND(S) is allowed only on lists",
+                    ));
+                }
+                Some(Node::ByteArray(_)) => return self.append_bytes(id, at),
+                Some(Node::Object(_)) => self.check_items(id, Items::List)?,
+                _ => {}
             }
         }
         let dest = match target {
@@ -707,6 +767,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 }
             }
             Some(Node::Object(_)) => {
+                self.check_items(id, Items::Dict)?;
                 if let Some(Node::Object(o)) = self.graph.node_mut(id) {
                     if o.dict_items.len() + n > limit {
                         return Err(self.limit(Limit::ContainerLen, limit));
@@ -714,6 +775,11 @@ impl<'a, 'o> Machine<'a, 'o> {
                     o.dict_items
                         .extend(items.chunks_exact(2).map(|c| (c[0], c[1])));
                 }
+            }
+            Some(Node::List(_)) if self.opts.restrict.is_some() => {
+                return Err(
+                    self.refused("SETITEM on a list", "SETITEM(S) is allowed only on dicts")
+                );
             }
             Some(Node::List(_)) => {
                 // `list[i] = x`: CPython's SETITEM calls __setitem__ on whatever it finds.
@@ -803,6 +869,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 }
             }
             Some(Node::Object(_)) => {
+                self.check_items(id, Items::Set)?;
                 if let Some(Node::Object(o)) = self.graph.node_mut(id) {
                     if o.set_items.len() + n > limit {
                         return Err(self.limit(Limit::ContainerLen, limit));
@@ -880,6 +947,21 @@ impl<'a, 'o> Machine<'a, 'o> {
         args: Value,
         kwargs: Option<Value>,
     ) -> Result<Value> {
+        if let Some(gate) = self.opts.restrict {
+            match self.node_of(callable) {
+                Some(Node::Global(g)) => {
+                    if let Err(why) = gate.check_call(&self.graph, g, args, kwargs) {
+                        return Err(self.refused(format!("a call of {}", global_name(g)), why));
+                    }
+                }
+                _ => {
+                    return Err(self.refused(
+                        format!("a call of {}", self.describe(callable)),
+                        "only named globals may be called",
+                    ))
+                }
+            }
+        }
         let obj = Object::new(kind, callable, args, kwargs, self.pos);
         let call = self.new_node(
             Node::Object(Box::new(obj)),
@@ -1430,6 +1512,9 @@ impl<'a, 'o> Machine<'a, 'o> {
                     _ => return Err(self.mismatch("an object to BUILD", target)),
                 }
                 self.charge(ITEM_COST)?;
+                if self.opts.inline_data.is_some() {
+                    self.inline_data(r, target)?;
+                }
             }
             Opcode::Inst => {
                 let at = self.pop_mark()?;
@@ -1521,8 +1606,68 @@ impl<'a, 'o> Machine<'a, 'o> {
                 Ok(v) => Ok(v),
                 Err(m) => Err(self.err(ErrorKind::PersistentLoad(m))),
             },
-            None => self.new_node(Node::PersistentRef(pid), 0),
+            None => {
+                if let Some(gate) = self.opts.restrict {
+                    if let Err(why) = gate.persistent_id(&self.graph, pid) {
+                        let mut shown = self.graph.view(pid).to_string();
+                        if shown.len() > 120 {
+                            let cut = (0..=117).rev().find(|&i| shown.is_char_boundary(i));
+                            shown.truncate(cut.unwrap_or(0));
+                            shown.push_str("...");
+                        }
+                        return Err(self.refused(format!("persistent id {shown}"), why));
+                    }
+                }
+                self.new_node(Node::PersistentRef(pid), 0)
+            }
         }
+    }
+
+    /// After BUILD on an object: reads the data a loader's own BUILD hook would take from
+    /// the stream ([`Options::inline_data`]), and keeps it in [`Object::inline`].
+    fn inline_data<R: Read<'a>>(&mut self, r: &mut R, target: Value) -> Result<()> {
+        let Some(hook) = self.opts.inline_data.as_ref() else {
+            return Ok(());
+        };
+        let Some(what) = hook(&self.graph, target) else {
+            return Ok(());
+        };
+        let data =
+            match what {
+                Inline::Bytes { len, padded } => {
+                    if padded {
+                        let pad = match r.next_byte() {
+                            Ok(Some(b)) => b,
+                            Ok(None) => return Err(self.err(ErrorKind::Truncated)),
+                            Err(e) => return Err(self.io_err(e)),
+                        };
+                        self.bytes(r, u64::from(pad))?;
+                    }
+                    self.bytes(r, len)?
+                }
+                Inline::Pickle => {
+                    // A nested pickle, read as `pickle.load(file)` reads it: its own memo and
+                    // stack, and no inline data of its own.
+                    let start = r.offset();
+                    let hook = self.opts.inline_data.take();
+                    let nested = Machine::new(&mut *self.opts, start, 0).run(r);
+                    self.opts.inline_data = hook;
+                    nested?;
+                    match r.consumed_since(start) {
+                        Some(b) => Cow::Borrowed(b),
+                        None => return Err(self.err(ErrorKind::Custom(
+                            "a nested inline pickle can only be kept when decoding from a slice"
+                                .into(),
+                        ))),
+                    }
+                }
+            };
+        let cost = owned_len(&data);
+        let v = self.new_node(Node::Bytes(data), cost)?;
+        if let Some(Node::Object(o)) = self.node_mut(target) {
+            o.inline = Some(v);
+        }
+        Ok(())
     }
 }
 
@@ -1625,6 +1770,17 @@ fn unique_keys(g: &Graph<'_>, items: Vec<Value>) -> Vec<Value> {
 
 /// Bytes a payload holds that were copied (borrowed ones cost nothing).
 #[allow(clippy::ptr_arg)] // whether the Cow is borrowed is the point
+/// `module.name`, lossily.
+fn global_name(g: &Global<'_>) -> String {
+    format!(
+        "{}.{}",
+        g.module.to_string_lossy(),
+        g.name.to_string_lossy()
+    )
+}
+
+/// Bytes a payload copies (a borrowed one costs nothing): the `Cow` itself is the point.
+#[allow(clippy::ptr_arg)]
 fn owned_len(b: &Cow<'_, [u8]>) -> u64 {
     match b {
         Cow::Borrowed(_) => 0,

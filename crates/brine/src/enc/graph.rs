@@ -1055,6 +1055,11 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
     }
 
     fn save_object(&mut self, id: NodeId, o: &'g Object, key: MemoKey<'g>) -> Result<()> {
+        if o.inline.is_some() {
+            return Err(unpicklable(
+                "an object with inline data (a joblib array) is not a pickle; joblib writes it",
+            ));
+        }
         let proto = self.proto();
         let obj = Some(id);
         let args_len = self.tuple_len(o.args);

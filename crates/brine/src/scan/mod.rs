@@ -39,7 +39,8 @@ use std::sync::OnceLock;
 
 use crate::error::ErrorKind;
 use crate::opcode::Opcode;
-use crate::{Decoder, Graph, Node, NodeId, Options, Py2Encoding, Value};
+use crate::restrict::{Items, Restrict};
+use crate::{Decoder, Global, Graph, Node, NodeId, Options, Py2Encoding, Value};
 
 use rules::{ArgCheck, ResolverKind, Rules};
 
@@ -180,6 +181,9 @@ impl Policy {
     /// module). Denylisted names stay denied: the allowlist never overrides the denylist.
     pub fn allow(&mut self, name: &str) {
         self.rules.add_allow(name);
+        // A class the user vouches for may take items of every kind (a dict or list
+        // subclass of theirs) under the restricted loader.
+        self.rules.items.insert(name.to_owned(), 0xff);
     }
 
     /// Adds the rules of a policy file: a JSON object with optional `allow` (names or
@@ -220,6 +224,130 @@ impl Policy {
     }
 }
 
+impl Restrict for Policy {
+    fn find_class(&self, module: &str, name: &str) -> Result<(), String> {
+        let path = format!("{module}.{name}");
+        if let Some(d) = path.split('.').find(|c| is_dunder(c)) {
+            return Err(format!("reaches the dunder attribute {d}"));
+        }
+        if let Some(rule) = self.denied(&path) {
+            return Err(format!("on the denylist: {}", rule.why));
+        }
+        match self.allowed(&path) {
+            Some(_) => Ok(()),
+            None => Err("not on the allowlist".into()),
+        }
+    }
+
+    fn check_call(
+        &self,
+        graph: &Graph<'_>,
+        callee: &Global<'_>,
+        args: Value,
+        _kwargs: Option<Value>,
+    ) -> Result<(), String> {
+        let path = global_path(callee);
+        let Some(check) = self.allowed(&path) else {
+            return Err("not on the allowlist".into());
+        };
+        let items: &[Value] = match graph.deref(args) {
+            Some(Node::Tuple(t)) => t,
+            _ => &[],
+        };
+        let name_of = |v: Value| match graph.deref(v) {
+            Some(Node::Global(g)) => Some(global_path(g)),
+            _ => None,
+        };
+        match arg_problem(check, graph, items, &name_of) {
+            Some(why) => Err(why.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn accepts_items(&self, class: &Global<'_>, items: Items) -> bool {
+        let path = global_path(class);
+        let bit = match items {
+            Items::List => rules::ITEMS_LIST,
+            Items::Dict => rules::ITEMS_DICT,
+            Items::Set => rules::ITEMS_SET,
+        };
+        let from_prefix = self.rules.allow_prefixes.iter().any(|p| below(&path, p));
+        from_prefix || self.rules.items.get(&path).is_some_and(|m| m & bit != 0)
+    }
+
+    fn persistent_id(&self, graph: &Graph<'_>, pid: Value) -> Result<(), String> {
+        let items = match graph.deref(pid) {
+            Some(Node::Tuple(t)) => t,
+            _ => {
+                return Err(
+                    "only ('storage', <torch storage type>, ...) persistent ids are data".into(),
+                )
+            }
+        };
+        let tag_ok = matches!(items.first().and_then(|&v| graph.deref(v)),
+            Some(Node::Str(s)) if s.as_str() == Some("storage"));
+        let storage_ok = match items.get(1).and_then(|&v| graph.deref(v)) {
+            Some(Node::Global(g)) => {
+                let path = global_path(g);
+                self.rules.torch_storages.contains(&path) && self.allowed(&path).is_some()
+            }
+            _ => false,
+        };
+        if tag_ok && storage_ok {
+            Ok(())
+        } else {
+            Err("only ('storage', <torch storage type>, ...) persistent ids are data".into())
+        }
+    }
+}
+
+fn global_path(g: &Global<'_>) -> String {
+    format!(
+        "{}.{}",
+        g.module.to_string_lossy(),
+        g.name.to_string_lossy()
+    )
+}
+
+/// Decodes `data` (its first pickle) with `policy` as a [`Restrict`] gate: the restricted
+/// loader. Only allowlisted names are imported, only allowlisted calls with acceptable
+/// arguments are made (and CPython's own data reductions become native values: sets,
+/// bytes, ...), items go only into lists, dicts, sets and allowlisted container classes,
+/// and persistent ids must be torch storages. Anything else stops decoding with
+/// [`ErrorKind::Refused`] naming what was refused, at its byte offset and opcode; nothing
+/// falls back to a less strict reading. The check runs in the same pass that builds the
+/// value, over the same bytes, so nothing can change between a check and a load.
+///
+/// ```
+/// use brine::scan::{load, Policy};
+/// use brine::{Category, ErrorKind};
+/// let policy = Policy::default();
+/// // pickle.dumps({'a': {1, 2}}, protocol=2): a set, rebuilt by builtins.set([...])
+/// let data = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01c__builtin__\nset\nq\x02]q\x03(K\x01K\x02e\x85q\x04Rq\x05s.";
+/// let graph = load(data, &policy)?;
+/// assert_eq!(graph.root().to_string(), "{'a': {1, 2}}");
+/// // cos\nsystem\n(S'id'\ntR.
+/// let err = load(b"cos\nsystem\n(S'id'\ntR.", &policy).unwrap_err();
+/// assert_eq!(err.classify(), Category::Refused);
+/// assert_eq!(err.offset(), 0);
+/// assert!(err.to_string().starts_with("refused os.system: on the denylist"));
+/// # Ok::<(), brine::Error>(())
+/// ```
+pub fn load<'a>(data: &'a [u8], policy: &'a Policy) -> crate::Result<Graph<'a>> {
+    load_with(data, policy, Options::default())
+}
+
+/// [`load`] with other decoding options (limits, Python 2 string encoding, out-of-band
+/// buffers...). `opts.restrict` is replaced by `policy`.
+pub fn load_with<'a>(
+    data: &'a [u8],
+    policy: &'a Policy,
+    mut opts: Options<'a>,
+) -> crate::Result<Graph<'a>> {
+    opts.restrict = Some(policy);
+    Decoder::new(opts).decode_slice(data)
+}
+
 fn below(path: &str, prefix: &str) -> bool {
     path.strip_prefix(prefix)
         .is_some_and(|rest| rest.starts_with('.'))
@@ -227,6 +355,70 @@ fn below(path: &str, prefix: &str) -> bool {
 
 fn is_dunder(s: &str) -> bool {
     s.len() > 4 && s.starts_with("__") && s.ends_with("__")
+}
+
+/// What is wrong with the arguments of an allowlisted call, if anything. `name_of` gives
+/// the dotted name a value stands for (a global, or what it resolves to).
+fn arg_problem(
+    check: ArgCheck,
+    g: &Graph<'_>,
+    args: &[Value],
+    name_of: &dyn Fn(Value) -> Option<String>,
+) -> Option<&'static str> {
+    let str_of = |v: Value| match g.deref(v) {
+        Some(Node::Str(s)) => Some(s.to_string_lossy().into_owned()),
+        _ => None,
+    };
+    match check {
+        ArgCheck::Any => None,
+        ArgCheck::StrLatin1 => {
+            let ok = args.len() == 2
+                && matches!(args.first().and_then(|&a| g.deref(a)), Some(Node::Str(_)))
+                && matches!(
+                    args.get(1)
+                        .and_then(|&e| str_of(e))
+                        .map(|e| e.to_ascii_lowercase().replace('_', "-"))
+                        .as_deref(),
+                    Some("latin1" | "latin-1" | "iso-8859-1" | "l1")
+                );
+            (!ok).then_some(
+                "_codecs.encode is data only as encode(str, 'latin1'), how protocols 0-2 write bytes",
+            )
+        }
+        ArgCheck::Reconstructor => {
+            let base_ok = args.get(1).and_then(|&b| name_of(b)).is_some_and(|n| {
+                matches!(
+                    n.as_str(),
+                    "builtins.object"
+                        | "builtins.list"
+                        | "builtins.dict"
+                        | "builtins.tuple"
+                        | "builtins.set"
+                        | "builtins.frozenset"
+                        | "builtins.int"
+                        | "builtins.float"
+                        | "builtins.str"
+                        | "builtins.bytes"
+                        | "builtins.bytearray"
+                        | "builtins.complex"
+                        | "builtins.bool"
+                )
+            });
+            let cls_ok = args.first().and_then(|&c| name_of(c)).is_some();
+            (!(base_ok && cls_ok && args.len() == 3)).then_some(
+                "copyreg._reconstructor is data only with a named class and object or a built-in type as base (the base's __init__ runs)",
+            )
+        }
+        ArgCheck::SmallSize => match args.first() {
+            Some(Value::Int(n)) if *n > MAX_ALLOC => {
+                Some("allocates a huge zero-filled buffer (a denial of service)")
+            }
+            Some(&v) if matches!(g.deref(v), Some(Node::Int(_))) => {
+                Some("allocates a huge zero-filled buffer (a denial of service)")
+            }
+            _ => None,
+        },
+    }
 }
 
 /// A name CPython would resolve: a module and the attributes walked from it.
@@ -1096,64 +1288,10 @@ impl<'g, 'a> Analysis<'g, 'a> {
             // The callable's own global carries the finding.
             return false;
         };
-        let bad = match check {
-            ArgCheck::Any => None,
-            ArgCheck::StrLatin1 => {
-                let ok = args.len() == 2
-                    && matches!(args.first().and_then(|&a| self.node(a)), Some(Node::Str(_)))
-                    && matches!(
-                        args.get(1)
-                            .and_then(|&e| self.str_of(e))
-                            .map(|e| e.to_ascii_lowercase().replace('_', "-"))
-                            .as_deref(),
-                        Some("latin1" | "latin-1" | "iso-8859-1" | "l1")
-                    );
-                (!ok).then_some("_codecs.encode is data only as encode(str, 'latin1'), how protocols 0-2 write bytes")
-            }
-            ArgCheck::Reconstructor => {
-                let base_ok = match args.get(1).map(|&b| self.resolve(b, 2)) {
-                    Some(Sym::Path(p)) => {
-                        p.module == "builtins"
-                            && p.attrs.len() == 1
-                            && matches!(
-                                p.attrs.first().map(String::as_str),
-                                Some(
-                                    "object"
-                                        | "list"
-                                        | "dict"
-                                        | "tuple"
-                                        | "set"
-                                        | "frozenset"
-                                        | "int"
-                                        | "float"
-                                        | "str"
-                                        | "bytes"
-                                        | "bytearray"
-                                        | "complex"
-                                        | "bool"
-                                )
-                            )
-                    }
-                    _ => false,
-                };
-                let cls_ok = matches!(
-                    args.first().map(|&c| self.resolve(c, 2)),
-                    Some(Sym::Path(_))
-                );
-                (!(base_ok && cls_ok && args.len() == 3)).then_some(
-                    "copyreg._reconstructor is data only with a named class and object or a built-in type as base (the base's __init__ runs)",
-                )
-            }
-            ArgCheck::SmallSize => match args.first() {
-                Some(Value::Int(n)) if *n > MAX_ALLOC => {
-                    Some("allocates a huge zero-filled buffer (a denial of service)")
-                }
-                Some(&v) if matches!(self.node(v), Some(Node::Int(_))) => {
-                    Some("allocates a huge zero-filled buffer (a denial of service)")
-                }
-                _ => None,
-            },
-        };
+        let bad = arg_problem(check, self.g, args, &|v| match self.resolve(v, 2) {
+            Sym::Path(p) => Some(p.full()),
+            _ => None,
+        });
         match bad {
             Some(why) => {
                 sink.add(

@@ -32,6 +32,11 @@ pub(crate) enum ResolverKind {
     Lookup,
 }
 
+/// `items` bits of an allow entry.
+pub(crate) const ITEMS_LIST: u8 = 1;
+pub(crate) const ITEMS_DICT: u8 = 2;
+pub(crate) const ITEMS_SET: u8 = 4;
+
 /// A denylist entry.
 #[derive(Clone, Debug)]
 pub(crate) struct DenyRule {
@@ -47,6 +52,9 @@ pub(crate) struct Rules {
     pub allow: HashMap<String, ArgCheck>,
     /// Allowed prefixes (`pattern.*` entries, from users).
     pub allow_prefixes: Vec<String>,
+    /// Which item opcodes instances of an allowlisted class accept under the restricted
+    /// loader (bits: 1 APPEND, 2 SETITEM, 4 ADDITEMS), from an allow entry's `items`.
+    pub items: HashMap<String, u8>,
     pub deny: HashMap<String, DenyRule>,
     pub resolvers: HashMap<String, ResolverKind>,
     pub loaders: Vec<String>,
@@ -105,6 +113,24 @@ impl Rules {
                             self.add_allow(name);
                         } else {
                             self.allow.insert(name.to_owned(), check);
+                        }
+                        let kinds = match o.get("items") {
+                            None => Vec::new(),
+                            Some(Json::String(k)) => vec![k.as_str()],
+                            Some(Json::Array(a)) => a.iter().filter_map(Json::as_str).collect(),
+                            Some(_) => return Err("'items' must be a string or a list".into()),
+                        };
+                        let mut mask = 0u8;
+                        for k in kinds {
+                            mask |= match k {
+                                "list" => ITEMS_LIST,
+                                "dict" => ITEMS_DICT,
+                                "set" => ITEMS_SET,
+                                other => return Err(format!("unknown item kind {other:?}")),
+                            };
+                        }
+                        if mask != 0 {
+                            *self.items.entry(name.to_owned()).or_insert(0) |= mask;
                         }
                     }
                     _ => return Err("an allow entry must be a string or an object".into()),

@@ -408,6 +408,10 @@ fn open<'g, W: Write>(
                 parts.push(Part::Val(*state));
                 parts.push(Part::Lit(")"));
             }
+            if let Some(v) = o.inline {
+                parts.push(Part::Lit(" inline="));
+                parts.push(Part::Val(v));
+            }
             parts.push(Part::Lit(">"));
             Frame::Parts {
                 id: Some(id),

@@ -99,6 +99,10 @@ pub struct Object {
     /// State applied by a `state_setter` instead of BUILD (the sixth item of `__reduce__`):
     /// `(setter, state)` for each `setter obj state TUPLE2 REDUCE POP` the pickle made.
     pub side_calls: Vec<(Value, Value)>,
+    /// Data the stream held right after this object was built, outside the pickle's
+    /// opcodes, read only when [`Options::inline_data`](crate::Options::inline_data) asks
+    /// for it (joblib's arrays): a bytes node (raw data, or a nested pickle's bytes).
+    pub inline: Option<Value>,
     /// Byte offset of the opcode that created it.
     pub offset: u64,
 }
@@ -122,6 +126,7 @@ impl Object {
             dict_items: Vec::new(),
             set_items: Vec::new(),
             side_calls: Vec::new(),
+            inline: None,
             offset,
         }
     }
