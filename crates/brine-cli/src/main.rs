@@ -90,6 +90,21 @@ struct DecodeArgs {
     /// as the calls they are instead of native values.
     #[arg(long)]
     raw: bool,
+    /// The restricted loader: import only allowlisted names, make only allowlisted calls
+    /// (the `brine scan` policy), and stop with an error naming anything else.
+    #[arg(long)]
+    restricted: bool,
+    /// With --restricted: also allow this name (`module.qualname`, or `module.*`); never
+    /// overrides the denylist. Repeatable.
+    #[arg(long, value_name = "NAME", requires = "restricted")]
+    allow: Vec<String>,
+    /// With --restricted: also apply this policy file (see docs/scan.md).
+    #[arg(long, value_name = "FILE", requires = "restricted")]
+    policy: Option<String>,
+    /// Read joblib files: raw numpy array bytes (or nested pickles) written after each
+    /// `NumpyArrayWrapper`, kept as the wrapper's `inline` data.
+    #[arg(long)]
+    joblib: bool,
     /// Decode every pickle stored one after another in the input, not just the first
     /// (each with a fresh memo, as repeated `pickle.load(f)` calls).
     #[arg(long)]
@@ -268,10 +283,41 @@ impl DecodeArgs {
             encoding: self.encoding,
             fix_imports: !self.no_fix_imports,
             native_reductions: !self.raw,
+            restrict: RESTRICT
+                .get()
+                .and_then(Option::as_ref)
+                .map(|p| p as &dyn brine::restrict::Restrict),
+            inline_data: self
+                .joblib
+                .then(|| Box::new(brine::joblib::inline_array) as brine::InlineData<'a>),
             ..Options::default()
         }
     }
+
+    /// Sets up the restricted loader's policy (once per run), from `--restricted`,
+    /// `--allow` and `--policy`.
+    fn prepare(&self) -> Result<(), Failure> {
+        let policy = if self.restricted {
+            let mut p = brine::scan::Policy::default();
+            for name in &self.allow {
+                p.allow(name);
+            }
+            if let Some(path) = &self.policy {
+                let text = fs::read_to_string(path).map_err(|e| fail(path, e))?;
+                p.extend_json(&text)
+                    .map_err(|e| fail(path, format!("bad policy: {e}")))?;
+            }
+            Some(p)
+        } else {
+            None
+        };
+        let _ = RESTRICT.set(policy);
+        Ok(())
+    }
 }
+
+/// The restricted loader's policy, when `--restricted` is given.
+static RESTRICT: std::sync::OnceLock<Option<brine::scan::Policy>> = std::sync::OnceLock::new();
 
 /// An `io::Write` seen as a `fmt::Write`, keeping the first I/O error.
 struct FmtWriter<W: Write> {
@@ -477,6 +523,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Scan(a) = &cli.command {
         return scan_cmd::run_scan(a);
+    }
+    let decode_args = match &cli.command {
+        Command::Show(a) => Some(&a.decode),
+        Command::Json(a) => Some(&a.decode),
+        Command::Info(a) => Some(&a.decode),
+        Command::Transcode(a) => Some(&a.decode),
+        _ => None,
+    };
+    if let Some(Err(f)) = decode_args.map(DecodeArgs::prepare) {
+        eprintln!("{f}");
+        return ExitCode::from(2);
     }
     let stdout = io::stdout();
     let mut file_out;

@@ -57,6 +57,7 @@ mod error;
 #[cfg(feature = "json")]
 pub mod from_json;
 pub mod info;
+pub mod joblib;
 pub mod json;
 mod keys;
 pub mod limits;

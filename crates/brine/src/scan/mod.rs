@@ -455,7 +455,36 @@ enum Sym {
 pub fn scan_bytes(data: &[u8], policy: &Policy) -> Report {
     let mut out = Vec::new();
     let mut dropped = 0;
-    let (pickles, not_pickle) = scan_stream(data, policy, 0, "", &mut out, &mut dropped);
+    let joblib = memchr::memmem::find(data, b"NumpyArrayWrapper").is_some();
+    let (pickles, not_pickle) = scan_stream(data, policy, 0, "", &mut out, &mut dropped, joblib);
+    if joblib {
+        // joblib writes array bytes into the stream (crate::joblib), which joblib.load
+        // skips and pickle.load would read as opcodes. The findings above are joblib.load's
+        // reading; pickle.load's reading adds what it would run on top: its malicious
+        // findings (random array data never spells a denylisted name, while its parse
+        // errors and unknown names are noise).
+        let mut plain = Vec::new();
+        let mut plain_dropped = 0;
+        scan_stream(
+            data,
+            policy,
+            0,
+            "pickle.load > ",
+            &mut plain,
+            &mut plain_dropped,
+            false,
+        );
+        for f in plain {
+            let known = out.iter().any(|o| o.offset == f.offset && o.rule == f.rule);
+            if f.severity == Severity::Malicious && !known && f.rule != "error-after-call" {
+                if out.len() >= MAX_FINDINGS {
+                    dropped += 1;
+                } else {
+                    out.push(f);
+                }
+            }
+        }
+    }
     let mut verdict = Verdict::Safe;
     for f in &out {
         let v = match f.severity {
@@ -494,8 +523,13 @@ fn scan_stream(
     context: &str,
     out: &mut Vec<Finding>,
     dropped: &mut usize,
+    joblib: bool,
 ) -> (usize, bool) {
-    let mut decoder = Decoder::new(scan_options());
+    let mut opts = scan_options();
+    if joblib {
+        opts.inline_data = Some(Box::new(crate::joblib::inline_array));
+    }
+    let mut decoder = Decoder::new(opts);
     // A stream written by one Pickler (several dump() calls) shares its memo between the
     // pickles, as one Unpickler calling load() repeatedly reads it. Try that reading first;
     // when it fails, scan pickle by pickle, which keeps what was built before the error.
@@ -1087,7 +1121,25 @@ impl<'g, 'a> Analysis<'g, 'a> {
                         p.full(),
                     );
                 }
-                Node::Object(o) => unsafe_call |= !self.call(sink, id, o),
+                Node::Object(o) => {
+                    unsafe_call |= !self.call(sink, id, o);
+                    // joblib's object arrays: a whole pickle read by joblib.load.
+                    let nested = o.inline.and_then(|v| match self.node(v) {
+                        Some(Node::Bytes(b)) => Some(b),
+                        _ => None,
+                    });
+                    if let Some(b) = nested.filter(|_| {
+                        crate::joblib::inline_array(self.g, Value::Ref(id))
+                            == Some(crate::Inline::Pickle)
+                    }) {
+                        let ctx = format!(
+                            "{}joblib object array at offset {} > ",
+                            sink.context,
+                            o.offset + sink.base
+                        );
+                        self.scan_nested(sink, b, &ctx);
+                    }
+                }
                 Node::PersistentRef(pid) if !self.torch_pid(*pid) => sink.add(
                     None,
                     None,
@@ -1149,6 +1201,26 @@ impl<'g, 'a> Analysis<'g, 'a> {
             }
             _ => false,
         }
+    }
+
+    /// Scans a nested pickle's bytes into `sink`, under `ctx`.
+    fn scan_nested(&self, sink: &mut Sink<'_>, bytes: &[u8], ctx: &str) {
+        let mut out = Vec::new();
+        let mut dropped = 0;
+        scan_stream(
+            bytes,
+            self.policy,
+            self.depth + 1,
+            ctx,
+            &mut out,
+            &mut dropped,
+            false,
+        );
+        for mut f in out {
+            f.pickle = sink.pickle;
+            sink.push(f);
+        }
+        *sink.dropped += dropped;
     }
 
     /// Judges one call; returns whether it is allowed.
@@ -1255,21 +1327,7 @@ impl<'g, 'a> Analysis<'g, 'a> {
                         cp.full(),
                         o.offset + sink.base
                     );
-                    let mut out = Vec::new();
-                    let mut dropped = 0;
-                    scan_stream(
-                        &bytes,
-                        self.policy,
-                        self.depth + 1,
-                        &ctx,
-                        &mut out,
-                        &mut dropped,
-                    );
-                    for mut f in out {
-                        f.pickle = sink.pickle;
-                        sink.push(f);
-                    }
-                    *sink.dropped += dropped;
+                    self.scan_nested(sink, &bytes, &ctx);
                 } else {
                     sink.add(
                         Some(o.offset),
