@@ -1506,7 +1506,16 @@ impl<'a, 'o> Machine<'a, 'o> {
                     || matches!(self.tuple_items(state), Some(&[Value::None, slots])
                         if slots == Value::None
                             || matches!(self.node_of(slots), Some(Node::Dict(d)) if d.is_empty()));
-                match self.node_mut(target) {
+                // An OrderedDict has a __dict__ (torch sets `_metadata` on state dicts): its
+                // state goes to the call it was made from.
+                let target_id = match (target, self.node_of(target)) {
+                    (Value::Ref(id), Some(Node::OrderedDict(_))) => {
+                        Some(self.graph.origin(id).unwrap_or(id))
+                    }
+                    (Value::Ref(id), _) => Some(id),
+                    _ => None,
+                };
+                match target_id.and_then(|id| self.graph.node_mut(id)) {
                     Some(Node::Object(o)) => o.state.push(state),
                     _ if empty_state => {}
                     _ => return Err(self.mismatch("an object to BUILD", target)),

@@ -447,6 +447,18 @@ impl<'g, 'a, 'o> Walker<'g, 'a, 'o> {
         let o = match self.node(id)? {
             Node::Object(o) => o,
             Node::OrderedDict(_) => {
+                // Attributes set on the OrderedDict (torch's `_metadata`) were BUILD states
+                // of the call it came from: written after the items, as save_reduce does.
+                if let Some(origin) = self.g.origin(id) {
+                    if let Node::Object(o) = self.node(origin)? {
+                        for &s in o.state.iter().rev() {
+                            if s != Value::None {
+                                self.tasks.push(Task::Op(Op::Build as u8));
+                                self.tasks.push(Task::Save(Synth::Val(s)));
+                            }
+                        }
+                    }
+                }
                 self.generic_items(Src::Pairs(id), Op::Setitem as u8, Op::Setitems as u8, 2);
                 return Ok(());
             }
