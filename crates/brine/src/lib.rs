@@ -70,6 +70,8 @@ pub mod read;
 pub mod scan;
 mod serde_de;
 mod serde_ser;
+#[cfg(feature = "sign")]
+pub mod sign;
 mod unicode_tables;
 mod value;
 mod vm;
