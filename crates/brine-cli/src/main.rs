@@ -6,6 +6,7 @@
 
 mod input;
 mod scan_cmd;
+mod sign_cmd;
 
 use std::fmt;
 use std::fs;
@@ -49,6 +50,9 @@ enum Command {
     FromJson(FromJsonArgs),
     /// Judge pickles without running them: safe, suspicious or malicious (docs/scan.md).
     Scan(scan_cmd::ScanArgs),
+    /// keygen, sign, verify, open: signed pickles (docs/sign.md).
+    #[command(flatten)]
+    Signing(sign_cmd::SignCommand),
 }
 
 #[derive(Args)]
@@ -529,11 +533,15 @@ fn main() -> ExitCode {
         Command::Json(a) => Some(&a.decode),
         Command::Info(a) => Some(&a.decode),
         Command::Transcode(a) => Some(&a.decode),
+        Command::Signing(sign_cmd::SignCommand::Open(a)) => Some(&a.decode),
         _ => None,
     };
     if let Some(Err(f)) = decode_args.map(DecodeArgs::prepare) {
         eprintln!("{f}");
         return ExitCode::from(2);
+    }
+    if let Command::Signing(c) = &cli.command {
+        return sign_cmd::run(c);
     }
     let stdout = io::stdout();
     let mut file_out;
@@ -599,6 +607,7 @@ fn main() -> ExitCode {
         Command::Optimize(a) => run_optimize(a, out),
         Command::FromJson(a) => run_from_json(a, out),
         Command::Scan(_) => Ok(()),
+        Command::Signing(_) => Ok(()),
     };
     let result = result.and_then(|()| out.flush().map_err(OutError::Io));
     match result {

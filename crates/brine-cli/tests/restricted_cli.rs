@@ -94,3 +94,21 @@ fn joblib_flag_reads_inline_arrays() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("inline=b'\\x07\\t'"), "{out}");
 }
+
+#[test]
+fn open_restricted_verifies_then_refuses() {
+    let key = temp("open.key", b"");
+    std::fs::remove_file(&key).unwrap();
+    assert_eq!(brine(&["keygen", "--hmac", "-o", &key]).0, 0);
+    let env = temp("open.env", b"");
+    let mal = scan_corpus("malicious/a0_os_system.pkl");
+    let (code, _, err) = brine(&["sign", &mal, "--key", &key, "-o", &env]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = brine(&["open", "--restricted", &env, "--key", &key]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("refused os.system"), "{err}");
+    // Without --restricted the inert value is shown.
+    let (code, out, _) = brine(&["open", &env, "--key", &key]);
+    assert_eq!(code, 0);
+    assert!(out.contains("os.system"), "{out}");
+}

@@ -72,6 +72,8 @@ pub mod restrict;
 pub mod scan;
 mod serde_de;
 mod serde_ser;
+#[cfg(feature = "sign")]
+pub mod sign;
 mod unicode_tables;
 mod value;
 mod vm;
