@@ -4,7 +4,7 @@
 //! in the finding reported when it is hit. Hitting a limit never makes content safe: what
 //! was not scanned is reported, and the verdict is at least suspicious.
 
-use crate::compress::DEFAULT_MAX_DECOMPRESSED_BYTES;
+pub use crate::compress::DEFAULT_MAX_DECOMPRESSED_BYTES;
 
 /// Default for [`Limits::max_depth`]: containers nested 8 deep.
 pub const DEFAULT_MAX_DEPTH: usize = 8;

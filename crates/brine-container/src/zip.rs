@@ -379,15 +379,28 @@ pub fn parse<'a>(data: &'a [u8]) -> Archive<'a> {
     }
     let cd_start = central_range.map_or(eocd.map_or(data.len() as u64, |p| p as u64), |r| r.0);
     let unlisted = find_unlisted(data, &entries, cd_start);
-    for u in unlisted {
-        findings.push(rules::ZIP_UNLISTED.finding(
-            Some(u.header_offset),
+    if entries.is_empty() && !unlisted.is_empty() && central_range.is_none() {
+        // No usable central directory: one finding (above) says so, and the local headers
+        // alone give the members.
+        findings.push(rules::ZIP_BROKEN.finding(
+            None,
             format!(
-                "local header for {:?} that the central directory does not list",
-                u.name
+                "no usable central directory: {} members read from their local headers",
+                unlisted.len()
             ),
         ));
-        entries.push(u);
+        entries.extend(unlisted);
+    } else {
+        for u in unlisted {
+            findings.push(rules::ZIP_UNLISTED.finding(
+                Some(u.header_offset),
+                format!(
+                    "local header for {:?} that the central directory does not list",
+                    u.name
+                ),
+            ));
+            entries.push(u);
+        }
     }
     let first = entries
         .iter()
