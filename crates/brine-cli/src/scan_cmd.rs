@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use brine::scan::{Finding, Policy, Severity, Verdict};
+use brine_container::file::DEFAULT_SPARSE_FROM;
 use brine_container::{limits as climits, scan_file, FileReport, Kind, Limits, MemberReport};
 use clap::{Args, ValueEnum};
 
@@ -252,7 +253,7 @@ fn scan_all(
                 if let Some(bar) = &bar {
                     bar.set_message(path.clone());
                 }
-                let r = match fs::read(f) {
+                let r = match brine_container::read_for_scan(f, DEFAULT_SPARSE_FROM) {
                     Ok(data) => FileResult {
                         report: Some(scan_file(&path, &data, policy, limits)),
                         path,

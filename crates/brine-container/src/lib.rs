@@ -15,7 +15,10 @@
 //!   unlisted entries, a pickle before the archive); stored members are borrowed slices;
 //! - [`torch`]: the layout of PyTorch zip checkpoints (prefix, `data.pkl`, storages by
 //!   key), TorchScript detection, and the legacy stream layout;
-//! - [`npy`], [`tar`], [`compress`] (every compressed format joblib writes) and [`sniff`].
+//! - [`npy`], [`tar`], [`compress`] (every compressed format joblib writes) and [`sniff`];
+//! - [`read_for_scan`]: reads a file for [`scan_file`], skipping the storage bytes of large
+//!   PyTorch checkpoints (the scan never looks at them), so a multi-GB checkpoint costs
+//!   the reading of its pickles.
 //!
 //! Structural findings use the rules of [`rules`], with the technique ids of the attack
 //! catalogue (D2 CRC, D3 flag bits, D4 name mismatch, D5 duplicates, D6 polyglot, D7
@@ -46,6 +49,7 @@
 
 mod bytes;
 pub mod compress;
+pub mod file;
 pub mod limits;
 pub mod npy;
 pub mod rules;
@@ -55,5 +59,6 @@ pub mod torch;
 mod walk;
 pub mod zip;
 
+pub use file::read_for_scan;
 pub use limits::Limits;
 pub use walk::{scan_file, FileReport, Kind, MemberReport};

@@ -216,6 +216,13 @@ pub fn sniff(data: &[u8]) -> bool {
     }
 }
 
+/// Where the central directory of the archive ending `data` is: `(start, size)` in `data`,
+/// from the end record (and zip64 record) alone, when they are consistent.
+pub fn central_directory(data: &[u8]) -> Option<(u64, u64)> {
+    let c = locate_central(data, find_eocd(data)?)?;
+    (!c.inconsistent).then_some((c.start, c.size))
+}
+
 struct Central {
     /// Absolute start of the central directory.
     start: u64,

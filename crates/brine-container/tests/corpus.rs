@@ -119,10 +119,9 @@ fn every_benign_file_has_no_finding_above_info() {
 
 #[test]
 fn every_rule_is_documented_with_its_severity_and_technique() {
-    let doc = fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/scan.md"),
-    )
-    .unwrap();
+    let doc =
+        fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/scan.md"))
+            .unwrap();
     for r in brine_container::rules::ALL {
         let row = format!(
             "| `{}` | {} | {} |",
@@ -135,5 +134,9 @@ fn every_rule_is_documented_with_its_severity_and_technique() {
     let mut ids: Vec<_> = brine_container::rules::ALL.iter().map(|r| r.id).collect();
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), brine_container::rules::ALL.len(), "duplicate rule id");
+    assert_eq!(
+        ids.len(),
+        brine_container::rules::ALL.len(),
+        "duplicate rule id"
+    );
 }

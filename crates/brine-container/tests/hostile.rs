@@ -263,3 +263,64 @@ fn mutations_never_panic() {
         }
     }
 }
+
+/// Reading sparsely (storages left unread) gives exactly the report of a full read, for every
+/// corpus file, and really leaves the storage bytes unread.
+#[test]
+fn sparse_read_scans_like_a_full_read() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/containers");
+    let policy = Policy::default();
+    let limits = Limits::default();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let full = fs::read(&path).unwrap();
+        let sparse = brine_container::read_for_scan(&path, 0).unwrap();
+        assert_eq!(full.len(), sparse.len());
+        let a = scan_file("f", &full, &policy, &limits);
+        let b = scan_file("f", &sparse, &policy, &limits);
+        assert_eq!(a, b, "{}", path.display());
+    }
+    // A checkpoint with 1 MiB of storage: it is not read (the ends, 128 KiB each, are).
+    let data_pkl = zip::parse(&corpus("torch_zip_benign.pt"))
+        .by_name("archive/data.pkl")
+        .unwrap()
+        .data
+        .unwrap()
+        .to_vec();
+    let storage = vec![0xabu8; 1 << 20];
+    let z = zip_of(
+        &[
+            ("ckpt/data.pkl", &data_pkl),
+            ("ckpt/data/0", &storage),
+            ("ckpt/evil.pkl", OS_SYSTEM),
+        ],
+        false,
+    );
+    let tmp = std::env::temp_dir().join(format!("brine-sparse-{}.pt", std::process::id()));
+    fs::write(&tmp, &z).unwrap();
+    let sparse = brine_container::read_for_scan(&tmp, 0).unwrap();
+    fs::remove_file(&tmp).unwrap();
+    let a = scan_file("f", &z, &policy, &limits);
+    assert_eq!(a, scan_file("f", &sparse, &policy, &limits));
+    assert_eq!(a.verdict, Verdict::Malicious);
+    let archive = zip::parse(&z);
+    let s = archive.by_name("ckpt/data/0").unwrap();
+    let at = s.data_offset().unwrap() as usize;
+    let end = at + storage.len();
+    // The ends of the file (128 KiB each) are read whatever they hold; the rest of the
+    // storage is not.
+    let unread = (at.max(128 << 10))..(end.min(z.len() - (128 << 10)));
+    assert!(unread.len() > 700_000);
+    assert!(
+        sparse[unread.clone()].iter().all(|&b| b == 0),
+        "the storage was read"
+    );
+    assert!(sparse[at..unread.start].iter().all(|&b| b == 0xab));
+    assert!(z[..at] == sparse[..at] && z[end..] == sparse[end..]);
+    // Below the threshold the file is read whole.
+    let p = dir.join("torch_zip_benign.pt");
+    assert_eq!(
+        brine_container::read_for_scan(&p, 1 << 40).unwrap(),
+        fs::read(&p).unwrap()
+    );
+}
