@@ -238,7 +238,8 @@ zeros = plain_zip([("zeros.bin", bytes(10 << 20))])
 local, central, _ = headers(zeros)
 zeros = patch(zeros, local[0] + 22, "<I", 0xfffffff0)
 zeros = patch(zeros, central[0] + 24, "<I", 0xfffffff0)
-case("zip_bomb.zip", zeros, "suspicious", "zip", rules=["compression-ratio"], technique="D12",
+case("zip_bomb.zip", zeros, "suspicious", "zip", rules=["compression-ratio", "zip-header-mismatch"],
+     technique="D12",
      desc="a member declaring 4 GiB from 10 KiB (ratio far over 1000:1)")
 
 case("zip_slip.zip", plain_zip([("../../evil.pkl", BENIGN)]), "suspicious", "zip",
@@ -278,6 +279,49 @@ case("npz_malicious.npz",
      "malicious", "zip", rules=["npy-object-array", "denied-global"],
      members={"b.npy": ["npy-object", "malicious"], "a.npy": ["npy", "safe"]}, technique="D10")
 
+class Unseekable(io.RawIOBase):
+    """A write-only stream zipfile cannot seek: it writes data descriptors."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self.buf += b
+        return len(b)
+
+
+u = Unseekable()
+with zipfile.ZipFile(u, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zf.open("archive/data.pkl", "w") as f:
+        f.write(OS_SYSTEM)
+    with zf.open("archive/version", "w") as f:
+        f.write(b"3\n")
+case("zip_descriptor.pt", bytes(u.buf), "malicious", "torch-zip", rules=["denied-global"],
+     members={"archive/data.pkl": ["pickle", "malicious"], "archive/version": ["data", "safe"]},
+     desc="written to a stream: sizes and CRCs in data descriptors, zeros in the local headers")
+
+
+def with_zip64_end(z):
+    """Move the end record's counts, size and offset into zip64 records (as writers of
+    large archives do), leaving 0xffff / 0xffffffff in the classic record."""
+    _, _, eocd = headers(z)
+    n, size, off = struct.unpack_from("<HII", z, eocd + 10)
+    rec_at = eocd
+    rec = b"PK\x06\x06" + struct.pack("<QHHIIQQQQ", 44, 45, 45, 0, 0, n, n, size, off)
+    loc = b"PK\x06\x07" + struct.pack("<IQI", 0, rec_at, 1)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 0xffff, 0xffff, 0xffffffff,
+                                       0xffffffff, 0)
+    return z[:eocd] + rec + loc + end
+
+
+case("zip64_end.zip", with_zip64_end(plain_zip([("ok.pkl", BENIGN), ("evil.pkl", OS_SYSTEM)])),
+     "malicious", "zip", rules=["denied-global"],
+     members={"ok.pkl": ["pickle", "safe"], "evil.pkl": ["pickle", "malicious"]},
+     desc="zip64 end records: counts and offsets only there")
+
 # --- npy, compressed, tar, legacy torch ----------------------------------------------------
 case("npy_object_malicious.npy", npy("'|O'", "(1,)", OS_SYSTEM), "malicious", "npy-object",
      rules=["npy-object-array", "denied-global"], technique="D10")
@@ -298,8 +342,10 @@ case("tar_gz_malicious.tar.gz", gzip.compress(tar([("evil.pkl", OS_SYSTEM)]), mt
      members={"<gzip>": ["tar", "safe"], "<gzip>!evil.pkl": ["pickle", "malicious"]})
 case("legacy_torch_sysinfo.pt", legacy(sys_info=OS_SYSTEM), "malicious", "torch-legacy",
      rules=["denied-global"], technique="C7", desc="the sys_info pickle (the third) is malicious")
-case("legacy_torch_object.pt", legacy(obj=P2 + OS_SYSTEM), "malicious", "torch-legacy",
-     rules=["denied-global"], technique="C7", desc="the object pickle is malicious")
+case("legacy_torch_object.pt", legacy(obj=P2 + OS_SYSTEM[:-1] + b"0" + torch_data_pkl()[2:]),
+     "malicious", "torch-legacy", rules=["denied-global"], technique="C7",
+     members={"<storage 0>": ["storage", "safe"]},
+     desc="the object pickle calls os.system (result popped) before the state dict")
 case("legacy_torch_trailing.pt", legacy(trailing=OS_SYSTEM), "malicious", "torch-legacy",
      rules=["torch-legacy-layout", "denied-global"],
      members={"<trailing>": ["pickle", "malicious"]},

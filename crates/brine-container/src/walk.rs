@@ -233,12 +233,18 @@ impl Walker<'_> {
     /// is the whole file), where bytes that are no pickle are an error rather than data.
     fn content(&mut self, path: &str, data: &[u8], depth: usize, top: bool) -> Node {
         let format = sniff(data);
-        if format != Format::Pickle && depth >= self.limits.max_depth {
-            let mut n = Node::new(Kind::Data);
+        let opens = matches!(format, Format::Zip | Format::Tar | Format::Compressed(_));
+        if opens && depth >= self.limits.max_depth {
+            let mut n = Node::new(match format {
+                Format::Tar => Kind::Tar,
+                Format::Compressed(c) => Kind::Compressed(c),
+                _ => Kind::Zip,
+            });
             n.findings.push(rules::DEPTH_LIMIT.finding(
                 Some(0),
                 format!(
-                    "{format:?} at depth {depth} is past the limit {} ({})",
+                    "{} at depth {depth} is past the limit {} ({}): not opened",
+                    n.kind,
                     crate::limits::MAX_DEPTH_NAME,
                     self.limits.max_depth
                 ),

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use brine::scan::Policy;
+use brine::scan::{Policy, Severity};
 use brine_container::{scan_file, FileReport, Limits};
 use serde_json::Value;
 
@@ -74,6 +74,22 @@ fn manifest_verdicts_kinds_rules_and_members() {
             let want = want.as_str().unwrap();
             if !rules.contains(&want) {
                 why.push(format!("no {want} finding"));
+            }
+        }
+        // The manifest lists every container rule of severity suspicious or more that
+        // fires: no unexpected structural finding.
+        let listed: Vec<&str> = c["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        for rule in brine_container::rules::ALL {
+            if rule.severity > Severity::Info
+                && rules.contains(&rule.id)
+                && !listed.contains(&rule.id)
+            {
+                why.push(format!("unexpected {} finding", rule.id));
             }
         }
         for (suffix, want) in c["members"].as_object().unwrap() {
