@@ -15,6 +15,7 @@
 //! and the storage's raw bytes. The element size comes from the storage type in the
 //! object pickle's persistent id `('storage', torch.FloatStorage, key, location, numel)`.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use brine::{Decoder, Node, Options, Py2Encoding, Value};
@@ -39,6 +40,9 @@ pub struct TorchZip<'z, 'a> {
     pub storages: Vec<(String, &'z Entry<'a>)>,
     /// The `byteorder` record (`little` or `big`), when present.
     pub byteorder: Option<&'a [u8]>,
+    /// Local header offset and name of each storage, for [`TorchZip::is_storage`] (both:
+    /// another central directory entry may point at a storage's local header).
+    storage_ids: HashSet<(u64, &'a [u8])>,
 }
 
 impl<'z, 'a> TorchZip<'z, 'a> {
@@ -51,10 +55,11 @@ impl<'z, 'a> TorchZip<'z, 'a> {
     }
 
     /// Whether `entry` is one of the raw storages (never a pickle: torch reads its bytes).
-    pub fn is_storage(&self, entry: &Entry<'_>) -> bool {
-        self.storages
-            .iter()
-            .any(|(_, e)| e.header_offset == entry.header_offset && e.listed == entry.listed)
+    pub fn is_storage(&self, entry: &Entry<'a>) -> bool {
+        entry.listed
+            && self
+                .storage_ids
+                .contains(&(entry.header_offset, entry.raw_name))
     }
 }
 
@@ -79,7 +84,9 @@ pub fn zip_layout<'z, 'a>(archive: &'z Archive<'a>) -> Option<TorchZip<'z, 'a>> 
     let mut byteorder = None;
     for e in archive.entries.iter().filter(|e| e.listed) {
         if let Some(key) = e.name.strip_prefix(&storage_dir) {
-            if !key.is_empty() && !e.is_dir() {
+            // Only what both directories call a storage is skipped.
+            let agreed = e.local.as_ref().is_some_and(|l| l.raw_name == e.raw_name);
+            if !key.is_empty() && !e.is_dir() && agreed {
                 storages.push((key.to_string(), e));
             }
         } else if e.name.starts_with(&code_dir) {
@@ -90,7 +97,12 @@ pub fn zip_layout<'z, 'a>(archive: &'z Archive<'a>) -> Option<TorchZip<'z, 'a>> 
             byteorder = e.data;
         }
     }
+    let storage_ids = storages
+        .iter()
+        .map(|(_, e)| (e.header_offset, e.raw_name))
+        .collect();
     Some(TorchZip {
+        storage_ids,
         prefix,
         data_pkl,
         torchscript: code || constants_pkl.is_some(),
@@ -159,7 +171,7 @@ fn element_size(storage_type: &str) -> Option<u64> {
 pub fn legacy_layout(data: &[u8]) -> Legacy {
     let mut out = Legacy::default();
     let mut pos = 0usize;
-    let mut sizes: Vec<(String, u64)> = Vec::new();
+    let mut sizes: HashMap<String, u64> = HashMap::new();
     let mut keys: Vec<String> = Vec::new();
     for i in 0..5 {
         let Some(rest) = data.get(pos..) else { break };
@@ -176,8 +188,8 @@ pub fn legacy_layout(data: &[u8]) -> Legacy {
         if i == 3 {
             for (_, node) in graph.nodes() {
                 if let Node::PersistentRef(pid) = node {
-                    if let Some(s) = storage_pid(&graph, *pid) {
-                        sizes.push(s);
+                    if let Some((key, size)) = storage_pid(&graph, *pid) {
+                        sizes.insert(key, size);
                     }
                 }
             }
@@ -193,7 +205,7 @@ pub fn legacy_layout(data: &[u8]) -> Legacy {
         pos += used;
     }
     for key in keys {
-        let Some(&(_, elsize)) = sizes.iter().find(|(k, _)| *k == key) else {
+        let Some(&elsize) = sizes.get(&key) else {
             out.problem = Some(format!(
                 "storage {key:?} has no persistent id giving its type"
             ));

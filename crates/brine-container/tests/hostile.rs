@@ -324,3 +324,28 @@ fn sparse_read_scans_like_a_full_read() {
         fs::read(&p).unwrap()
     );
 }
+
+/// A pickle whose central directory entry is named like a storage but whose local header
+/// says otherwise is scanned, not skipped.
+#[test]
+fn storage_named_only_in_one_directory_is_scanned() {
+    let benign = corpus("plain_benign.pkl");
+    let mut z = zip_of(
+        &[("ckpt/data.pkl", &benign), ("ckpt/data/0", OS_SYSTEM)],
+        false,
+    );
+    let at = memchr::memmem::find(&z, b"ckpt/data/0").unwrap();
+    z[at..at + 11].copy_from_slice(b"ckpt/evil.p");
+    let r = scan(&z, &Limits::default());
+    assert_eq!(r.kind, Kind::TorchZip);
+    assert_eq!(r.verdict, Verdict::Malicious, "{r:?}");
+    assert!(all_rules(&r).contains(&"zip-name-mismatch"));
+    // Untouched, the same member is a storage and skipped.
+    let z = zip_of(
+        &[("ckpt/data.pkl", &benign), ("ckpt/data/0", OS_SYSTEM)],
+        false,
+    );
+    let r = scan(&z, &Limits::default());
+    assert_eq!(r.verdict, Verdict::Safe);
+    assert_eq!(r.members[1].kind, Kind::Storage);
+}
