@@ -1,97 +1,17 @@
 //! Reading the CLI's input files (`-` for standard input), compressed or not.
 //!
 //! Pickles are often stored compressed. Compression is recognised by the stream's magic
-//! bytes, never by the file's name: gzip (`1f 8b 08`), bzip2 (`BZh`), xz
-//! (`fd 37 7a 58 5a 00`) and zstd (`28 b5 2f fd`). No pickler writes a pickle that starts
-//! with one of these: `1f` and `fd` are no opcodes; `(` is MARK, but `b5` after it is no
-//! opcode either; `B` is BINBYTES, and `BZh` could only start a hand-made pickle without a
-//! PROTO opcode whose first bytes object is at least 5.9 MB. Each magic is checked in full,
-//! so a protocol 0 pickle that starts with MARK `(` is read as it is. A zstd stream that
-//! starts with a skippable frame (`5? 2a 4d 18`) is not recognised: `T*M\x18`, `U*M\x18`,
-//! `V*M\x18` and `X*M\x18` can start real pickles.
-//!
-//! Decompression is streaming, decodes every member (gzip), stream (bzip2, xz) and frame
-//! (zstd, skipping skippable frames) in the input, and stops with an error as soon as the
-//! output would pass the `max-decompressed-bytes` limit, so a decompression bomb cannot
-//! exhaust memory. The decoders' own working memory is small and bounded (gzip 32 KiB, bzip2
-//! under 4 MiB, zstd windows up to 128 MiB; the xz dictionary grows with the output rather
-//! than being allocated at the size its header declares).
+//! bytes, never by the file's name: gzip, zlib, bzip2, xz, lzma-alone, zstd and lz4 frames
+//! (every format joblib writes); the detection and the decoders live in
+//! `brine_container::compress`, which documents why no pickle can be mistaken for one of
+//! them. Decompression stops with an error as soon as the output would pass the
+//! `max-decompressed-bytes` limit, so a decompression bomb cannot exhaust memory.
 
-use std::error::Error;
-use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 
-/// Default for the `max-decompressed-bytes` limit: 4 GiB.
-pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 4 << 30;
-
-/// The name of the decompressed-size limit (and of its command-line flag, with `--`).
-pub const MAX_DECOMPRESSED_BYTES_NAME: &str = "max-decompressed-bytes";
-
-/// A compression format recognised by its magic bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compression {
-    /// gzip (RFC 1952), `1f 8b 08` (deflate is the only method gzip defines).
-    Gzip,
-    /// bzip2, `BZh`.
-    Bzip2,
-    /// xz, `fd 37 7a 58 5a 00`.
-    Xz,
-    /// Zstandard, `28 b5 2f fd` (a frame's magic number, little-endian).
-    Zstd,
-}
-
-impl Compression {
-    /// The format's usual name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::Gzip => "gzip",
-            Compression::Bzip2 => "bzip2",
-            Compression::Xz => "xz",
-            Compression::Zstd => "zstd",
-        }
-    }
-}
-
-/// The longest magic number we look for.
-const MAGIC_LEN: usize = 6;
-
-/// The compression format whose magic bytes `prefix` starts with, if any.
-pub fn detect(prefix: &[u8]) -> Option<Compression> {
-    if prefix.starts_with(&[0x1f, 0x8b, 0x08]) {
-        Some(Compression::Gzip)
-    } else if prefix.starts_with(b"BZh") {
-        Some(Compression::Bzip2)
-    } else if prefix.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Some(Compression::Xz)
-    } else if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some(Compression::Zstd)
-    } else {
-        None
-    }
-}
-
-/// The decompressed data would be larger than the `max-decompressed-bytes` limit.
-///
-/// Carried inside the [`io::Error`] that [`read_input_limited`] returns (kind
-/// [`io::ErrorKind::InvalidData`]); find it with `err.get_ref()` and `downcast_ref`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecompressedTooLarge {
-    /// The limit's value, in bytes.
-    pub limit: u64,
-}
-
-impl fmt::Display for DecompressedTooLarge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "decompressed size exceeds the limit {MAX_DECOMPRESSED_BYTES_NAME} ({})",
-            self.limit
-        )
-    }
-}
-
-impl Error for DecompressedTooLarge {}
+use brine_container::compress::MAGIC_LEN;
+pub use brine_container::compress::{detect, Compression, DEFAULT_MAX_DECOMPRESSED_BYTES};
 
 /// Reads a whole input file, or standard input for `-`, decompressing it if it is
 /// compressed, with the default limit [`DEFAULT_MAX_DECOMPRESSED_BYTES`].
@@ -101,8 +21,8 @@ pub fn read_input(file: &str) -> io::Result<Vec<u8>> {
 }
 
 /// Reads a whole input file, or standard input for `-`, decompressing it if its magic bytes
-/// say it is gzip, bzip2, xz or zstd data. Decompressed output larger than
-/// `max_decompressed` bytes is refused with a [`DecompressedTooLarge`] error; uncompressed
+/// say it is compressed (gzip, zlib, bzip2, xz, lzma, zstd, lz4). Decompressed output larger than
+/// `max_decompressed` bytes is refused with a [`brine_container::compress::DecompressedTooLarge`] error; uncompressed
 /// input is returned as it is, whatever its size.
 pub fn read_input_limited(file: &str, max_decompressed: u64) -> io::Result<Vec<u8>> {
     if file == "-" {
@@ -144,152 +64,9 @@ fn read_prefix(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Appends what `r` yields to `out`, failing once `out` would pass `max` bytes. Errors from
-/// `r` are reported as `kind`'s decompression errors.
-#[cfg_attr(not(feature = "compression"), allow(dead_code))]
-fn read_bounded(
-    mut r: impl Read,
-    kind: Compression,
-    max: u64,
-    out: &mut Vec<u8>,
-) -> io::Result<()> {
-    // One byte more than the room left, to tell "exactly at the limit" from "past it".
-    let room = max.saturating_sub(out.len() as u64).saturating_add(1);
-    r.by_ref()
-        .take(room)
-        .read_to_end(out)
-        .map_err(|e| decompress_error(kind, &e))?;
-    if out.len() as u64 > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            DecompressedTooLarge { limit: max },
-        ));
-    }
-    Ok(())
-}
-
-/// A decoder's error, as one line that names the format.
-#[cfg_attr(not(feature = "compression"), allow(dead_code))]
-fn decompress_error(kind: Compression, e: &io::Error) -> io::Error {
-    let text = if ends_early(e) {
-        "the data is truncated".to_string()
-    } else {
-        let text = e.to_string().replace(['\r', '\n'], " ");
-        // bzip2's errors start with "bzip2: ", which the message below says already.
-        match text
-            .strip_prefix(kind.name())
-            .and_then(|t| t.strip_prefix(": "))
-        {
-            Some(rest) => rest.to_string(),
-            None => text,
-        }
-    };
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("{} decompression failed: {text}", kind.name()),
-    )
-}
-
-/// Whether an end of input is what went wrong, anywhere along the error's chain of causes.
-#[cfg_attr(not(feature = "compression"), allow(dead_code))]
-fn ends_early(e: &io::Error) -> bool {
-    let mut cur: Option<&(dyn Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        match err.downcast_ref::<io::Error>() {
-            Some(io_err) if io_err.kind() == io::ErrorKind::UnexpectedEof => return true,
-            // An io::Error's `source()` skips the error it wraps: look at that one first.
-            Some(io_err) => {
-                cur = io_err
-                    .get_ref()
-                    .map(|inner| inner as &(dyn Error + 'static))
-            }
-            None => cur = err.source(),
-        }
-    }
-    false
-}
-
-/// A decoder's error that has no `io::Error` of its own.
-#[cfg(feature = "compression")]
-fn invalid(kind: Compression, msg: &str) -> io::Error {
-    decompress_error(
-        kind,
-        &io::Error::new(io::ErrorKind::InvalidData, msg.to_string()),
-    )
-}
-
 #[cfg(feature = "compression")]
 fn decompress(kind: Compression, src: impl Read, max: u64) -> io::Result<Vec<u8>> {
-    use io::BufReader;
-    const BUF: usize = 64 * 1024;
-    let mut out = Vec::new();
-    match kind {
-        Compression::Gzip => read_bounded(
-            flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(BUF, src)),
-            kind,
-            max,
-            &mut out,
-        )?,
-        Compression::Bzip2 => read_bounded(
-            bzip2::bufread::MultiBzDecoder::new(BufReader::with_capacity(BUF, src)),
-            kind,
-            max,
-            &mut out,
-        )?,
-        Compression::Xz => read_bounded(
-            lzma_rust2::XzReader::new(BufReader::with_capacity(BUF, src), true),
-            kind,
-            max,
-            &mut out,
-        )?,
-        Compression::Zstd => zstd_frames(BufReader::with_capacity(BUF, src), max, &mut out)?,
-    }
-    Ok(out)
-}
-
-/// Decodes every zstd frame in `src` one after another, skipping skippable frames.
-#[cfg(feature = "compression")]
-fn zstd_frames(mut src: impl io::BufRead, max: u64, out: &mut Vec<u8>) -> io::Result<()> {
-    use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
-    const ZSTD_MAGIC: u32 = 0xfd2f_b528;
-    let kind = Compression::Zstd;
-    let bad = |msg: &str| invalid(kind, msg);
-    let mut decoder = FrameDecoder::new();
-    loop {
-        if src.fill_buf()?.is_empty() {
-            return Ok(());
-        }
-        let mut magic = [0u8; 4];
-        src.read_exact(&mut magic)
-            .map_err(|_| bad("truncated frame header"))?;
-        match u32::from_le_bytes(magic) {
-            ZSTD_MAGIC => {
-                let mut frame = io::Cursor::new(magic).chain(&mut src);
-                let mut stream = StreamingDecoder::new_with_decoder(&mut frame, &mut decoder)
-                    .map_err(|e| decompress_error(kind, &io::Error::other(e)))?;
-                read_bounded(&mut stream, kind, max, out)?;
-                let fd = stream.decoder;
-                if let (Some(want), Some(got)) =
-                    (fd.get_checksum_from_data(), fd.get_calculated_checksum())
-                {
-                    if want != got {
-                        return Err(bad("content checksum mismatch"));
-                    }
-                }
-            }
-            0x184d_2a50..=0x184d_2a5f => {
-                let mut len = [0u8; 4];
-                src.read_exact(&mut len)
-                    .map_err(|_| bad("truncated skippable frame"))?;
-                let len = u64::from(u32::from_le_bytes(len));
-                let skipped = io::copy(&mut src.by_ref().take(len), &mut io::sink())?;
-                if skipped != len {
-                    return Err(bad("truncated skippable frame"));
-                }
-            }
-            _ => return Err(bad("invalid data after the last frame")),
-        }
-    }
+    brine_container::compress::decompress(kind, src, max)
 }
 
 #[cfg(not(feature = "compression"))]
@@ -324,6 +101,7 @@ mod tests_without_compression {
 #[cfg(feature = "compression")]
 mod tests {
     use super::*;
+    use brine_container::compress::DecompressedTooLarge;
     use std::path::PathBuf;
 
     fn data_dir() -> PathBuf {
