@@ -1,0 +1,740 @@
+//! Opening a checkpoint: the container, the object pickle (through the restricted loader),
+//! the storages, and the tensors found in the object.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use brine::scan::Policy;
+use brine::{Graph, Node, NodeId, Options, Value};
+use brine_container::{torch as layout, zip};
+
+use crate::dtype::Dtype;
+
+/// What went wrong opening a checkpoint or reading a tensor.
+#[derive(Debug)]
+pub enum TorchError {
+    /// Neither a torch zip checkpoint nor a legacy one.
+    NotACheckpoint(String),
+    /// The container is damaged (missing `data.pkl`, a storage outside the file...).
+    Container(String),
+    /// The object pickle failed to decode, or the restricted loader refused a global (the
+    /// error names it, with its byte offset and opcode).
+    Pickle(brine::Error),
+    /// A tensor record that does not make sense (unknown dtype, storage too small...).
+    Tensor {
+        /// The tensor's name.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl fmt::Display for TorchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TorchError::NotACheckpoint(m) => write!(f, "not a PyTorch checkpoint: {m}"),
+            TorchError::Container(m) => write!(f, "damaged checkpoint: {m}"),
+            TorchError::Pickle(e) => write!(f, "data.pkl: {e}"),
+            TorchError::Tensor { name, problem } => write!(f, "tensor {name:?}: {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for TorchError {}
+
+/// The container format of a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `torch.save` since 1.6: a zip; `prefix` is the folder holding `data.pkl` (with `/`).
+    Zip {
+        /// The archive's top folder.
+        prefix: String,
+    },
+    /// `_use_new_zipfile_serialization=False` and torch < 1.6: pickles then raw storages.
+    Legacy,
+}
+
+/// One component of a tensor's path in the checkpoint's object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathItem {
+    /// A dict key (str keys as they are; other keys as their Python repr).
+    Key(String),
+    /// A list or tuple index.
+    Index(usize),
+    /// A part of an object rebuilt by a call: `@args`, `@kwargs`, `@state`, `@items`,
+    /// `@append`.
+    Part(String),
+}
+
+impl fmt::Display for PathItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathItem::Key(k) | PathItem::Part(k) => f.write_str(k),
+            PathItem::Index(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// A tensor of the checkpoint: its facts, not its data (see [`Checkpoint::tensor_bytes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tensor {
+    /// The path components joined with `.` (`model.layers.0.weight`).
+    pub name: String,
+    /// The path from the root of the object.
+    pub path: Vec<PathItem>,
+    /// Other names of the same tensor object (the pickle references it again).
+    pub aliases: Vec<String>,
+    /// The element type.
+    pub dtype: Dtype,
+    /// Sizes.
+    pub shape: Vec<u64>,
+    /// Strides, in elements.
+    pub strides: Vec<u64>,
+    /// Offset into the storage, in elements.
+    pub storage_offset: u64,
+    /// The storage's key (`data/<key>` in a zip).
+    pub storage_key: String,
+    /// The persistent id's storage class (`torch.FloatStorage`, `torch.storage.UntypedStorage`).
+    pub storage_type: String,
+    /// The storage's size in bytes, as the persistent id declares it.
+    pub storage_nbytes: u64,
+    /// `requires_grad`.
+    pub requires_grad: bool,
+    /// Whether it was an `nn.Parameter` (`_rebuild_parameter`).
+    pub parameter: bool,
+    /// The torch function that rebuilds it (`torch._utils._rebuild_tensor_v2`).
+    pub rebuild: String,
+}
+
+impl Tensor {
+    /// Number of elements.
+    pub fn numel(&self) -> u64 {
+        self.shape.iter().product()
+    }
+
+    /// Whether the elements lie in row-major order with no gaps.
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1u64;
+        for (&size, &stride) in self.shape.iter().zip(&self.strides).rev() {
+            if size != 1 && stride != expected {
+                return false;
+            }
+            expected = expected.saturating_mul(size);
+        }
+        true
+    }
+}
+
+/// A value of the checkpoint that is not a tensor, at the top of the object (an epoch, a
+/// config...), rendered in Python syntax.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Its name.
+    pub name: String,
+    /// Its value in Python syntax (inert objects as brine shows them), cut at 200 characters.
+    pub value: String,
+}
+
+/// An opened checkpoint.
+pub struct Checkpoint<'a> {
+    graph: Graph<'a>,
+    format: Format,
+    storages: HashMap<String, Cow<'a, [u8]>>,
+    big_endian: bool,
+    tensors: Vec<Tensor>,
+    entries: Vec<Entry>,
+}
+
+impl fmt::Debug for Checkpoint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Checkpoint")
+            .field("format", &self.format)
+            .field("tensors", &self.tensors.len())
+            .field("storages", &self.storages.len())
+            .field("big_endian", &self.big_endian)
+            .finish()
+    }
+}
+
+/// The policy checkpoints are loaded with: the scanner's built-in allowlist (torch's
+/// `_rebuild_*` functions, storage classes and dtypes, `OrderedDict`, numpy, datetime...).
+/// Anything else makes [`Checkpoint::open`] fail with the global's name and offset, before
+/// any tensor is read.
+pub fn default_policy() -> &'static Policy {
+    static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(Policy::default)
+}
+
+impl<'a> Checkpoint<'a> {
+    /// Opens a checkpoint held in memory (read from a file, or memory-mapped by the caller):
+    /// stored zip members and legacy storages are borrowed, never copied.
+    pub fn open(data: &'a [u8]) -> Result<Self, TorchError> {
+        Self::open_with(data, default_policy())
+    }
+
+    /// [`open`](Self::open) with another policy.
+    pub fn open_with(data: &'a [u8], policy: &'a Policy) -> Result<Self, TorchError> {
+        if zip::sniff(data) {
+            Self::open_zip(data, policy)
+        } else if layout::sniff_legacy(data) {
+            Self::open_legacy(data, policy)
+        } else {
+            Err(TorchError::NotACheckpoint(
+                "neither a zip archive nor a legacy torch stream".into(),
+            ))
+        }
+    }
+
+    fn open_zip(data: &'a [u8], policy: &'a Policy) -> Result<Self, TorchError> {
+        let archive = zip::parse(data);
+        let torch = layout::zip_layout(&archive)
+            .ok_or_else(|| TorchError::NotACheckpoint("a zip archive without data.pkl".into()))?;
+        if torch.torchscript {
+            return Err(TorchError::NotACheckpoint(
+                "a TorchScript archive (its code/ runs when torch.jit.load loads it); brine reads torch.save checkpoints only".into(),
+            ));
+        }
+        let pkl = read_member(torch.data_pkl)?;
+        let graph = decode(pkl, policy)?;
+        let big_endian = torch.byteorder.is_some_and(|b| b.trim_ascii() == b"big");
+        let mut storages = HashMap::new();
+        for (key, entry) in &torch.storages {
+            storages.insert(key.clone(), read_member(entry)?);
+        }
+        let format = Format::Zip {
+            prefix: torch.prefix.clone(),
+        };
+        Self::finish(graph, format, storages, big_endian)
+    }
+
+    fn open_legacy(data: &'a [u8], policy: &'a Policy) -> Result<Self, TorchError> {
+        let legacy = layout::legacy_layout(data);
+        if let Some(p) = &legacy.problem {
+            return Err(TorchError::Container(p.clone()));
+        }
+        let [_magic, _proto, sys_info, object, _keys] = legacy.pickles.as_slice() else {
+            return Err(TorchError::Container(format!(
+                "a legacy checkpoint has 5 pickles, this one {}",
+                legacy.pickles.len()
+            )));
+        };
+        let slice = |r: &std::ops::Range<usize>| {
+            data.get(r.clone())
+                .ok_or_else(|| TorchError::Container("a record outside the file".into()))
+        };
+        let info = decode(Cow::Borrowed(slice(sys_info)?), policy)?;
+        let big_endian = dict_get(&info, info.root_value(), "little_endian")
+            .is_some_and(|v| v == Value::Bool(false));
+        let graph = decode(Cow::Borrowed(slice(object)?), policy)?;
+        let mut storages = HashMap::new();
+        for (key, _, range) in &legacy.storages {
+            storages.insert(key.clone(), Cow::Borrowed(slice(range)?));
+        }
+        Self::finish(graph, Format::Legacy, storages, big_endian)
+    }
+
+    fn finish(
+        graph: Graph<'a>,
+        format: Format,
+        storages: HashMap<String, Cow<'a, [u8]>>,
+        big_endian: bool,
+    ) -> Result<Self, TorchError> {
+        let mut walk = Walk {
+            g: &graph,
+            seen: HashMap::new(),
+            tensors: Vec::new(),
+            entries: Vec::new(),
+        };
+        walk.run()?;
+        let (tensors, entries) = (walk.tensors, walk.entries);
+        let ck = Checkpoint {
+            graph,
+            format,
+            storages,
+            big_endian,
+            tensors,
+            entries,
+        };
+        for t in &ck.tensors {
+            ck.check_bounds(t)?;
+        }
+        Ok(ck)
+    }
+
+    /// The container format.
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
+
+    /// The decoded object (`torch.load`'s result, inert).
+    pub fn graph(&self) -> &Graph<'a> {
+        &self.graph
+    }
+
+    /// Whether storages hold big-endian data (the `byteorder` record, or the legacy
+    /// `sys_info`); [`tensor_bytes`](Self::tensor_bytes) always gives little-endian.
+    pub fn big_endian(&self) -> bool {
+        self.big_endian
+    }
+
+    /// Every tensor, in the order the object holds them (depth first); a tensor object
+    /// reached twice is listed once, with [`Tensor::aliases`].
+    pub fn tensors(&self) -> &[Tensor] {
+        &self.tensors
+    }
+
+    /// The values that are not tensors, where the object is a dict of mixed things (an
+    /// epoch, a config): every non-container leaf outside tensors, by name.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The raw bytes of a storage.
+    pub fn storage(&self, key: &str) -> Option<&[u8]> {
+        self.storages.get(key).map(|c| &c[..])
+    }
+
+    /// Which tensors share their storage with another tensor: storage key -> tensor names.
+    pub fn shared_storages(&self) -> HashMap<&str, Vec<&str>> {
+        let mut m: HashMap<&str, Vec<&str>> = HashMap::new();
+        for t in &self.tensors {
+            m.entry(t.storage_key.as_str()).or_default().push(&t.name);
+        }
+        m.retain(|_, v| v.len() > 1);
+        m
+    }
+
+    fn storage_for(&self, t: &Tensor) -> Result<&[u8], TorchError> {
+        self.storage(&t.storage_key)
+            .ok_or_else(|| TorchError::Tensor {
+                name: t.name.clone(),
+                problem: format!("storage {:?} is missing from the file", t.storage_key),
+            })
+    }
+
+    /// Checks that every element the tensor addresses lies inside its storage, and that
+    /// the storage record has the size its persistent id declares.
+    fn check_bounds(&self, t: &Tensor) -> Result<(), TorchError> {
+        let bad = |problem: String| TorchError::Tensor {
+            name: t.name.clone(),
+            problem,
+        };
+        let storage = self.storage_for(t)?;
+        if (storage.len() as u64) < t.storage_nbytes {
+            return Err(bad(format!(
+                "its storage declares {} bytes, the file holds {}",
+                t.storage_nbytes,
+                storage.len()
+            )));
+        }
+        if t.shape.len() != t.strides.len() {
+            return Err(bad("shape and strides differ in length".into()));
+        }
+        if t.numel() == 0 {
+            return Ok(());
+        }
+        let mut last = t.storage_offset;
+        for (&size, &stride) in t.shape.iter().zip(&t.strides) {
+            let step = (size - 1)
+                .checked_mul(stride)
+                .ok_or_else(|| bad("its strides overflow".into()))?;
+            last = last
+                .checked_add(step)
+                .ok_or_else(|| bad("its strides overflow".into()))?;
+        }
+        let end = last
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(t.dtype.itemsize as u64))
+            .ok_or_else(|| bad("its size overflows".into()))?;
+        if end > storage.len() as u64 {
+            return Err(bad(format!(
+                "it reaches byte {end} of a {}-byte storage",
+                storage.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The tensor's elements in row-major order, little-endian: borrowed from the file
+    /// when the tensor is contiguous (and little-endian), gathered otherwise.
+    pub fn tensor_bytes(&self, t: &Tensor) -> Result<Cow<'_, [u8]>, TorchError> {
+        self.check_bounds(t)?;
+        let storage = self.storage_for(t)?;
+        let item = t.dtype.itemsize;
+        let numel = usize::try_from(t.numel()).map_err(|_| TorchError::Tensor {
+            name: t.name.clone(),
+            problem: "too many elements for this machine".into(),
+        })?;
+        let mut out: Cow<'_, [u8]> = if numel == 0 {
+            Cow::Borrowed(&[])
+        } else if t.is_contiguous() {
+            let start = t.storage_offset as usize * item;
+            Cow::Borrowed(storage.get(start..start + numel * item).unwrap_or(&[]))
+        } else {
+            Cow::Owned(gather(storage, t, numel))
+        };
+        if self.big_endian && t.dtype.swap_unit > 1 {
+            let unit = t.dtype.swap_unit;
+            for chunk in out.to_mut().chunks_exact_mut(unit) {
+                chunk.reverse();
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Copies a strided tensor's elements in row-major order (bounds already checked).
+fn gather(storage: &[u8], t: &Tensor, numel: usize) -> Vec<u8> {
+    let item = t.dtype.itemsize;
+    let mut out = Vec::with_capacity(numel * item);
+    let dims = t.shape.len();
+    if dims == 0 {
+        let at = t.storage_offset as usize * item;
+        out.extend_from_slice(storage.get(at..at + item).unwrap_or(&[]));
+        return out;
+    }
+    // The innermost dimension is copied as one run when its stride is 1.
+    let inner = t.shape[dims - 1] as usize;
+    let inner_stride = t.strides[dims - 1] as usize;
+    let mut index = vec![0u64; dims - 1];
+    loop {
+        let base = t.storage_offset as usize
+            + index
+                .iter()
+                .zip(&t.strides)
+                .map(|(&i, &s)| (i * s) as usize)
+                .sum::<usize>();
+        if inner_stride == 1 {
+            let at = base * item;
+            out.extend_from_slice(storage.get(at..at + inner * item).unwrap_or(&[]));
+        } else {
+            for j in 0..inner {
+                let at = (base + j * inner_stride) * item;
+                out.extend_from_slice(storage.get(at..at + item).unwrap_or(&[]));
+            }
+        }
+        // Odometer over the outer dimensions.
+        let mut d = dims - 1;
+        loop {
+            if d == 0 {
+                return out;
+            }
+            d -= 1;
+            index[d] += 1;
+            if index[d] < t.shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+}
+
+fn read_member<'a>(entry: &zip::Entry<'a>) -> Result<Cow<'a, [u8]>, TorchError> {
+    entry
+        .read(u64::MAX)
+        .map_err(|e| TorchError::Container(format!("{}: {e:?}", entry.name)))
+}
+
+/// Decodes a pickle with the policy as the restricted loader's gate; an owned buffer (an
+/// inflated member) gives an owned graph.
+fn decode<'a>(bytes: Cow<'a, [u8]>, policy: &'a Policy) -> Result<Graph<'a>, TorchError> {
+    match bytes {
+        Cow::Borrowed(b) => brine::scan::load_with(b, policy, Options::default())
+            .map_err(TorchError::Pickle),
+        Cow::Owned(v) => brine::scan::load_with(&v, policy, Options::default())
+            .map(Graph::into_owned)
+            .map_err(TorchError::Pickle),
+    }
+}
+
+fn dict_get(g: &Graph<'_>, v: Value, key: &str) -> Option<Value> {
+    match g.deref(v)? {
+        Node::Dict(items) | Node::OrderedDict(items) => items.iter().find_map(|&(k, v)| {
+            matches!(g.deref(k), Some(Node::Str(s)) if s.as_str() == Some(key)).then_some(v)
+        }),
+        _ => None,
+    }
+}
+
+fn global_name(g: &Graph<'_>, v: Value) -> Option<String> {
+    match g.deref(v)? {
+        Node::Global(gl) => Some(format!("{}.{}", gl.module.as_str()?, gl.name.as_str()?)),
+        _ => None,
+    }
+}
+
+fn ints(g: &Graph<'_>, v: Value) -> Option<Vec<u64>> {
+    let items = match g.deref(v)? {
+        Node::Tuple(t) | Node::List(t) => t,
+        // torch.Size((...)) in some writers.
+        Node::Object(o) => return ints(g, *tuple(g, o.args)?.first()?),
+        _ => return None,
+    };
+    items
+        .iter()
+        .map(|x| match x {
+            Value::Int(n) => u64::try_from(*n).ok(),
+            Value::Bool(b) => Some(u64::from(*b)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn tuple<'g>(g: &'g Graph<'_>, v: Value) -> Option<&'g [Value]> {
+    match g.deref(v)? {
+        Node::Tuple(t) => Some(t),
+        _ => None,
+    }
+}
+
+const REBUILD_TENSOR: &[&str] = &[
+    "torch._utils._rebuild_tensor",
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_tensor_v3",
+];
+const REBUILD_PARAMETER: &[&str] = &[
+    "torch._utils._rebuild_parameter",
+    "torch._utils._rebuild_parameter_with_state",
+];
+
+struct Walk<'g, 'a> {
+    g: &'g Graph<'a>,
+    /// Nodes already visited: the index of their tensor, if they are one.
+    seen: HashMap<NodeId, Option<usize>>,
+    tensors: Vec<Tensor>,
+    entries: Vec<Entry>,
+}
+
+impl Walk<'_, '_> {
+    fn run(&mut self) -> Result<(), TorchError> {
+        // Depth first with an explicit stack (a checkpoint may nest deeply); children are
+        // pushed in reverse so they come out in order.
+        let mut stack: Vec<(Value, Vec<PathItem>)> = vec![(self.g.root_value(), Vec::new())];
+        let mut on_path: HashSet<NodeId> = HashSet::new();
+        while let Some((v, path)) = stack.pop() {
+            let Value::Ref(id) = v else {
+                if !path.is_empty() {
+                    self.entry(&path, v);
+                }
+                continue;
+            };
+            if let Some(&known) = self.seen.get(&id) {
+                if let Some(i) = known {
+                    let name = join(&path);
+                    if let Some(t) = self.tensors.get_mut(i) {
+                        t.aliases.push(name);
+                    }
+                }
+                continue;
+            }
+            if let Some(mut t) = self.tensor(id, &path)? {
+                t.path = path.clone();
+                self.seen.insert(id, Some(self.tensors.len()));
+                self.tensors.push(t);
+                continue;
+            }
+            self.seen.insert(id, None);
+            on_path.insert(id);
+            let mut children: Vec<(Value, Vec<PathItem>)> = Vec::new();
+            let child = |path: &[PathItem], item: PathItem| {
+                let mut p = path.to_vec();
+                p.push(item);
+                p
+            };
+            match self.g.get(id) {
+                Some(Node::Dict(items) | Node::OrderedDict(items)) => {
+                    for &(k, v) in items {
+                        children.push((v, child(&path, PathItem::Key(self.key(k)))));
+                    }
+                }
+                Some(Node::List(items) | Node::Tuple(items)) => {
+                    for (i, &v) in items.iter().enumerate() {
+                        children.push((v, child(&path, PathItem::Index(i))));
+                    }
+                }
+                Some(Node::Object(o)) => {
+                    let part = |name: &str| child(&path, PathItem::Part(name.into()));
+                    if let Some(args) = tuple(self.g, o.args) {
+                        for (i, &v) in args.iter().enumerate() {
+                            let mut p = part("@args");
+                            p.push(PathItem::Index(i));
+                            children.push((v, p));
+                        }
+                    }
+                    if let Some(k) = o.kwargs {
+                        children.push((k, part("@kwargs")));
+                    }
+                    for (i, &s) in o.state.iter().enumerate() {
+                        let name = if i == 0 {
+                            "@state".to_string()
+                        } else {
+                            format!("@state{i}")
+                        };
+                        children.push((s, part(&name)));
+                    }
+                    for &(k, v) in &o.dict_items {
+                        let mut p = part("@items");
+                        p.push(PathItem::Key(self.key(k)));
+                        children.push((v, p));
+                    }
+                    for (i, &v) in o.list_items.iter().enumerate() {
+                        let mut p = part("@append");
+                        p.push(PathItem::Index(i));
+                        children.push((v, p));
+                    }
+                }
+                _ => {
+                    if !path.is_empty() {
+                        self.entry(&path, v);
+                    }
+                }
+            }
+            stack.extend(children.into_iter().rev());
+        }
+        Ok(())
+    }
+
+    fn key(&self, k: Value) -> String {
+        match self.g.deref(k) {
+            Some(Node::Str(s)) => s.to_string_lossy().into_owned(),
+            _ => self.g.view(k).to_string(),
+        }
+    }
+
+    fn entry(&mut self, path: &[PathItem], v: Value) {
+        let mut value = self.g.view(v).to_string();
+        if value.len() > 200 {
+            let cut = (0..=197).rev().find(|&i| value.is_char_boundary(i)).unwrap_or(0);
+            value.truncate(cut);
+            value.push_str("...");
+        }
+        self.entries.push(Entry {
+            name: join(path),
+            value,
+        });
+    }
+
+    /// The tensor a node rebuilds, if it is a tensor rebuild call.
+    fn tensor(&self, id: NodeId, path: &[PathItem]) -> Result<Option<Tensor>, TorchError> {
+        let g = self.g;
+        let Some(Node::Object(o)) = g.get(id) else {
+            return Ok(None);
+        };
+        let Some(callee) = global_name(g, o.callable) else {
+            return Ok(None);
+        };
+        let args = tuple(g, o.args).unwrap_or(&[]);
+        let name = join(path);
+        let bad = |problem: &str| TorchError::Tensor {
+            name: name.clone(),
+            problem: problem.into(),
+        };
+        if REBUILD_PARAMETER.contains(&callee.as_str()) {
+            let inner = args.first().copied().ok_or_else(|| bad("a parameter without data"))?;
+            let Value::Ref(inner_id) = inner else {
+                return Err(bad("a parameter whose data is not a tensor"));
+            };
+            let mut t = self
+                .tensor(inner_id, path)?
+                .ok_or_else(|| bad("a parameter whose data is not a tensor"))?;
+            t.parameter = true;
+            t.requires_grad = args.get(1) == Some(&Value::Bool(true));
+            return Ok(Some(t));
+        }
+        if callee == "torch._tensor._rebuild_from_type_v2" {
+            // (func, type, args, state): func(*args), then made an instance of type.
+            let func = args.first().and_then(|&f| global_name(g, f));
+            let inner_args = args.get(2).and_then(|&a| tuple(g, a));
+            return match (func, inner_args) {
+                (Some(f), Some(a)) if REBUILD_TENSOR.contains(&f.as_str()) => {
+                    self.rebuild(&f, a, name).map(Some)
+                }
+                _ => Ok(None),
+            };
+        }
+        if REBUILD_TENSOR.contains(&callee.as_str()) {
+            return self.rebuild(&callee, args, name).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn rebuild(&self, callee: &str, args: &[Value], name: String) -> Result<Tensor, TorchError> {
+        let g = self.g;
+        let bad = |problem: String| TorchError::Tensor {
+            name: name.clone(),
+            problem,
+        };
+        let [storage, offset, size, stride, rest @ ..] = args else {
+            return Err(bad(format!("{callee} with {} arguments", args.len())));
+        };
+        let pid = match g.deref(*storage) {
+            Some(Node::PersistentRef(pid)) => *pid,
+            _ => return Err(bad("its storage is not a persistent id".into())),
+        };
+        let pid = tuple(g, pid).unwrap_or(&[]);
+        let [_tag, storage_type, key, _location, numel, ..] = pid else {
+            return Err(bad("a persistent id that is not ('storage', type, key, location, numel)".into()));
+        };
+        let storage_type = global_name(g, *storage_type)
+            .ok_or_else(|| bad("a storage type that is not a class".into()))?;
+        let key = match g.deref(*key) {
+            Some(Node::Str(s)) => s.to_string_lossy().into_owned(),
+            _ => return Err(bad("a storage key that is not a str".into())),
+        };
+        let numel = match numel {
+            Value::Int(n) => u64::try_from(*n).map_err(|_| bad("a negative storage size".into()))?,
+            _ => return Err(bad("a storage size that is not an int".into())),
+        };
+        let typed = Dtype::from_storage_type(&storage_type);
+        let dtype = if callee.ends_with("_v3") {
+            let named = rest
+                .get(2)
+                .and_then(|&d| global_name(g, d))
+                .ok_or_else(|| bad("_rebuild_tensor_v3 without a dtype".into()))?;
+            Dtype::from_name(&named).ok_or_else(|| bad(format!("unknown dtype {named}")))?
+        } else {
+            typed.ok_or_else(|| bad(format!("unknown storage type {storage_type}")))?
+        };
+        // A typed storage counts elements of its type; an untyped one counts bytes.
+        let storage_nbytes = match typed {
+            Some(t) => numel.saturating_mul(t.itemsize as u64),
+            None => numel,
+        };
+        let storage_offset = match offset {
+            Value::Int(n) => u64::try_from(*n).map_err(|_| bad("a negative offset".into()))?,
+            _ => return Err(bad("an offset that is not an int".into())),
+        };
+        let shape = ints(g, *size).ok_or_else(|| bad("a size that is not a tuple of ints".into()))?;
+        let strides =
+            ints(g, *stride).ok_or_else(|| bad("a stride that is not a tuple of ints".into()))?;
+        let requires_grad = callee != "torch._utils._rebuild_tensor"
+            && rest.first() == Some(&Value::Bool(true));
+        Ok(Tensor {
+            name,
+            path: Vec::new(),
+            aliases: Vec::new(),
+            dtype,
+            shape,
+            strides,
+            storage_offset,
+            storage_key: key,
+            storage_type,
+            storage_nbytes,
+            requires_grad,
+            parameter: false,
+            rebuild: callee.to_owned(),
+        })
+    }
+}
+
+fn join(path: &[PathItem]) -> String {
+    let mut s = String::new();
+    for (i, p) in path.iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        s.push_str(&p.to_string());
+    }
+    s
+}

@@ -1,0 +1,169 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+//! Every torch file of tests/ml (made with torch by scripts/make_ml_corpus.sh) against its
+//! manifest: every tensor's name, dtype, shape, strides, storage offset and key, and the
+//! sha256 of its bytes; then the safetensors conversion, read back by a parser of our own.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use brine_torch::safetensors::{write, ConvertOptions};
+use brine_torch::Checkpoint;
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+fn ml_dir() -> PathBuf {
+    match std::env::var_os("BRINE_ML_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/ml"),
+    }
+}
+
+fn manifest() -> Json {
+    let text = std::fs::read_to_string(ml_dir().join("manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn torch_files() -> Vec<Json> {
+    manifest()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| matches!(f["kind"].as_str(), Some("torch-zip" | "torch-legacy")))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_tensor_fact_and_byte_matches_the_manifest() {
+    let files = torch_files();
+    assert!(files.len() >= 10, "only {} torch files", files.len());
+    let mut checked = 0;
+    for f in &files {
+        let path = f["path"].as_str().unwrap();
+        let data = std::fs::read(ml_dir().join(path)).unwrap();
+        let ck = Checkpoint::open(&data).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let expected: Vec<&Json> = f["arrays"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "tensor")
+            .collect();
+        let by_name: HashMap<&str, &brine_torch::Tensor> =
+            ck.tensors().iter().map(|t| (t.name.as_str(), t)).collect();
+        assert_eq!(ck.tensors().len(), expected.len(), "{path}: tensor count");
+        for a in expected {
+            let name = a["name"].as_str().unwrap();
+            let t = by_name
+                .get(name)
+                .unwrap_or_else(|| panic!("{path}: no tensor {name:?}"));
+            let ctx = format!("{path}: {name}");
+            assert_eq!(t.dtype.torch_name(), a["dtype"].as_str().unwrap(), "{ctx}");
+            assert_eq!(t.dtype.itemsize as u64, a["itemsize"].as_u64().unwrap(), "{ctx}");
+            let list = |k: &str| -> Vec<u64> {
+                a[k].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
+            };
+            assert_eq!(t.shape, list("shape"), "{ctx}");
+            assert_eq!(t.strides, list("strides"), "{ctx}");
+            assert_eq!(t.storage_offset, a["storage_offset"].as_u64().unwrap(), "{ctx}");
+            assert_eq!(t.storage_key, a["storage_key"].as_str().unwrap(), "{ctx}");
+            assert_eq!(t.storage_type, a["storage_type"].as_str().unwrap(), "{ctx}");
+            assert_eq!(t.storage_nbytes, a["storage_nbytes"].as_u64().unwrap(), "{ctx}");
+            assert_eq!(t.rebuild, a["rebuild"].as_str().unwrap(), "{ctx}");
+            assert_eq!(t.parameter, a["parameter"].as_bool().unwrap(), "{ctx}");
+            assert_eq!(t.requires_grad, a["requires_grad"].as_bool().unwrap(), "{ctx}");
+            let aliases: Vec<String> = a["aliases"]
+                .as_array()
+                .map(|v| v.iter().map(|x| x.as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default();
+            assert_eq!(t.aliases, aliases, "{ctx}");
+            let bytes = ck.tensor_bytes(t).unwrap();
+            assert_eq!(
+                hex(&Sha256::digest(&bytes)),
+                a["sha256"].as_str().unwrap(),
+                "{ctx}: bytes"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 100, "only {checked} tensors checked");
+}
+
+/// A safetensors reader of our own: header, and each tensor's bytes.
+fn read_safetensors(data: &[u8]) -> (serde_json::Map<String, Json>, &[u8]) {
+    let n = u64::from_le_bytes(data[..8].try_into().unwrap()) as usize;
+    assert_eq!((8 + n) % 8, 0, "header padded to 8 bytes");
+    let header: Json = serde_json::from_slice(&data[8..8 + n]).unwrap();
+    (header.as_object().unwrap().clone(), &data[8 + n..])
+}
+
+#[test]
+fn safetensors_output_holds_every_tensor_exactly() {
+    for f in torch_files() {
+        let path = f["path"].as_str().unwrap();
+        let data = std::fs::read(ml_dir().join(path)).unwrap();
+        let ck = Checkpoint::open(&data).unwrap();
+        let mut out = Vec::new();
+        let opts = ConvertOptions {
+            skip_unsupported: true,
+        };
+        let report = write(&ck, &mut out, &opts, |_| {}).unwrap();
+        let (header, body) = read_safetensors(&out);
+        assert_eq!(header["__metadata__"]["format"], "pt");
+        let mut ranges = Vec::new();
+        for a in f["arrays"].as_array().unwrap() {
+            let names = std::iter::once(a["name"].as_str().unwrap().to_owned()).chain(
+                a["aliases"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| x.as_str().unwrap().to_owned()),
+            );
+            for name in names {
+                let ctx = format!("{path}: {name}");
+                let Some(h) = header.get(&name) else {
+                    assert!(
+                        report.skipped.iter().any(|(n, _)| *n == a["name"]),
+                        "{ctx}: missing and not skipped"
+                    );
+                    continue;
+                };
+                let o = h["data_offsets"].as_array().unwrap();
+                let (b, e) = (o[0].as_u64().unwrap() as usize, o[1].as_u64().unwrap() as usize);
+                ranges.push((b, e));
+                assert_eq!(h["shape"], a["shape"], "{ctx}");
+                assert_eq!(
+                    hex(&Sha256::digest(&body[b..e])),
+                    a["sha256"].as_str().unwrap(),
+                    "{ctx}"
+                );
+            }
+        }
+        // Offsets cover the data exactly, without overlap (what safetensors checks).
+        ranges.sort_unstable();
+        let mut at = 0;
+        for (b, e) in ranges {
+            assert_eq!(b, at, "{path}: gap or overlap");
+            at = e;
+        }
+        assert_eq!(at, body.len(), "{path}: data past the last tensor");
+    }
+}
+
+#[test]
+fn torchscript_archives_and_foreign_globals_are_refused() {
+    let data = std::fs::read(ml_dir().join("torch/torchscript.pt")).unwrap();
+    let e = Checkpoint::open(&data).unwrap_err();
+    assert!(e.to_string().contains("TorchScript"), "{e}");
+    // A legacy-looking stream whose object pickle calls os.system is refused by name.
+    let mut data = std::fs::read(ml_dir().join("torch/state_dict_legacy_p2.pt")).unwrap();
+    let at = data.windows(9).position(|w| w == b"ccollecti").expect("the object pickle");
+    data.splice(at..at, b"cos\nsystem\n(S'id'\ntR0".iter().copied());
+    match Checkpoint::open(&data) {
+        Err(e) => assert!(e.to_string().contains("os.system"), "{e}"),
+        Ok(_) => panic!("loaded a checkpoint that calls os.system"),
+    }
+}
