@@ -7,6 +7,7 @@
 mod input;
 mod scan_cmd;
 mod sign_cmd;
+mod torch_cmd;
 
 use std::fmt;
 use std::fs;
@@ -50,6 +51,12 @@ enum Command {
     FromJson(FromJsonArgs),
     /// Judge pickles without running them: safe, suspicious or malicious (docs/scan.md).
     Scan(scan_cmd::ScanArgs),
+    /// List the tensors of a PyTorch checkpoint (zip or legacy format): name, dtype, shape,
+    /// strides, storage; and its other entries. Nothing is executed: the checkpoint's pickle
+    /// is read by the restricted loader.
+    Tensors(torch_cmd::TensorsArgs),
+    /// Convert a PyTorch checkpoint to safetensors (every tensor, contiguous, little-endian).
+    Convert(torch_cmd::ConvertArgs),
     /// keygen, sign, verify, open: signed pickles (docs/sign.md).
     #[command(flatten)]
     Signing(sign_cmd::SignCommand),
@@ -528,6 +535,12 @@ fn main() -> ExitCode {
     if let Command::Scan(a) = &cli.command {
         return scan_cmd::run_scan(a);
     }
+    if let Command::Tensors(a) = &cli.command {
+        return torch_cmd::run_tensors(a);
+    }
+    if let Command::Convert(a) = &cli.command {
+        return torch_cmd::run_convert(a);
+    }
     let decode_args = match &cli.command {
         Command::Show(a) => Some(&a.decode),
         Command::Json(a) => Some(&a.decode),
@@ -606,7 +619,7 @@ fn main() -> ExitCode {
         Command::Transcode(a) => run_transcode(a, out),
         Command::Optimize(a) => run_optimize(a, out),
         Command::FromJson(a) => run_from_json(a, out),
-        Command::Scan(_) => Ok(()),
+        Command::Scan(_) | Command::Tensors(_) | Command::Convert(_) => Ok(()),
         Command::Signing(_) => Ok(()),
     };
     let result = result.and_then(|()| out.flush().map_err(OutError::Io));

@@ -440,8 +440,9 @@ fn read_member<'a>(entry: &zip::Entry<'a>) -> Result<Cow<'a, [u8]>, TorchError> 
 /// inflated member) gives an owned graph.
 fn decode<'a>(bytes: Cow<'a, [u8]>, policy: &'a Policy) -> Result<Graph<'a>, TorchError> {
     match bytes {
-        Cow::Borrowed(b) => brine::scan::load_with(b, policy, Options::default())
-            .map_err(TorchError::Pickle),
+        Cow::Borrowed(b) => {
+            brine::scan::load_with(b, policy, Options::default()).map_err(TorchError::Pickle)
+        }
         Cow::Owned(v) => brine::scan::load_with(&v, policy, Options::default())
             .map(Graph::into_owned)
             .map_err(TorchError::Pickle),
@@ -605,7 +606,10 @@ impl Walk<'_, '_> {
     fn entry(&mut self, path: &[PathItem], v: Value) {
         let mut value = self.g.view(v).to_string();
         if value.len() > 200 {
-            let cut = (0..=197).rev().find(|&i| value.is_char_boundary(i)).unwrap_or(0);
+            let cut = (0..=197)
+                .rev()
+                .find(|&i| value.is_char_boundary(i))
+                .unwrap_or(0);
             value.truncate(cut);
             value.push_str("...");
         }
@@ -631,7 +635,10 @@ impl Walk<'_, '_> {
             problem: problem.into(),
         };
         if REBUILD_PARAMETER.contains(&callee.as_str()) {
-            let inner = args.first().copied().ok_or_else(|| bad("a parameter without data"))?;
+            let inner = args
+                .first()
+                .copied()
+                .ok_or_else(|| bad("a parameter without data"))?;
             let Value::Ref(inner_id) = inner else {
                 return Err(bad("a parameter whose data is not a tensor"));
             };
@@ -674,7 +681,9 @@ impl Walk<'_, '_> {
         };
         let pid = tuple(g, pid).unwrap_or(&[]);
         let [_tag, storage_type, key, _location, numel, ..] = pid else {
-            return Err(bad("a persistent id that is not ('storage', type, key, location, numel)".into()));
+            return Err(bad(
+                "a persistent id that is not ('storage', type, key, location, numel)".into(),
+            ));
         };
         let storage_type = global_name(g, *storage_type)
             .ok_or_else(|| bad("a storage type that is not a class".into()))?;
@@ -683,7 +692,9 @@ impl Walk<'_, '_> {
             _ => return Err(bad("a storage key that is not a str".into())),
         };
         let numel = match numel {
-            Value::Int(n) => u64::try_from(*n).map_err(|_| bad("a negative storage size".into()))?,
+            Value::Int(n) => {
+                u64::try_from(*n).map_err(|_| bad("a negative storage size".into()))?
+            }
             _ => return Err(bad("a storage size that is not an int".into())),
         };
         let typed = Dtype::from_storage_type(&storage_type);
@@ -705,11 +716,12 @@ impl Walk<'_, '_> {
             Value::Int(n) => u64::try_from(*n).map_err(|_| bad("a negative offset".into()))?,
             _ => return Err(bad("an offset that is not an int".into())),
         };
-        let shape = ints(g, *size).ok_or_else(|| bad("a size that is not a tuple of ints".into()))?;
+        let shape =
+            ints(g, *size).ok_or_else(|| bad("a size that is not a tuple of ints".into()))?;
         let strides =
             ints(g, *stride).ok_or_else(|| bad("a stride that is not a tuple of ints".into()))?;
-        let requires_grad = callee != "torch._utils._rebuild_tensor"
-            && rest.first() == Some(&Value::Bool(true));
+        let requires_grad =
+            callee != "torch._utils._rebuild_tensor" && rest.first() == Some(&Value::Bool(true));
         Ok(Tensor {
             name,
             path: Vec::new(),

@@ -86,9 +86,10 @@ pub fn write<W: Write>(
     for t in ck.tensors() {
         let Some(st) = t.dtype.safetensors else {
             if opts.skip_unsupported {
-                report
-                    .skipped
-                    .push((t.name.clone(), format!("dtype {} (no safetensors type)", t.dtype.torch_name())));
+                report.skipped.push((
+                    t.name.clone(),
+                    format!("dtype {} (no safetensors type)", t.dtype.torch_name()),
+                ));
                 continue;
             }
             return Err(ConvertError::Unsupported {
@@ -122,7 +123,7 @@ pub fn write<W: Write>(
     }
     header.insert("__metadata__".into(), json!({"format": "pt"}));
     let mut text = Json::Object(header).to_string().into_bytes();
-    while (8 + text.len()) % 8 != 0 {
+    while !(8 + text.len()).is_multiple_of(8) {
         text.push(b' ');
     }
     out.write_all(&(text.len() as u64).to_le_bytes())?;

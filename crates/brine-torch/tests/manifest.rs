@@ -62,19 +62,39 @@ fn every_tensor_fact_and_byte_matches_the_manifest() {
                 .unwrap_or_else(|| panic!("{path}: no tensor {name:?}"));
             let ctx = format!("{path}: {name}");
             assert_eq!(t.dtype.torch_name(), a["dtype"].as_str().unwrap(), "{ctx}");
-            assert_eq!(t.dtype.itemsize as u64, a["itemsize"].as_u64().unwrap(), "{ctx}");
+            assert_eq!(
+                t.dtype.itemsize as u64,
+                a["itemsize"].as_u64().unwrap(),
+                "{ctx}"
+            );
             let list = |k: &str| -> Vec<u64> {
-                a[k].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
+                a[k].as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_u64().unwrap())
+                    .collect()
             };
             assert_eq!(t.shape, list("shape"), "{ctx}");
             assert_eq!(t.strides, list("strides"), "{ctx}");
-            assert_eq!(t.storage_offset, a["storage_offset"].as_u64().unwrap(), "{ctx}");
+            assert_eq!(
+                t.storage_offset,
+                a["storage_offset"].as_u64().unwrap(),
+                "{ctx}"
+            );
             assert_eq!(t.storage_key, a["storage_key"].as_str().unwrap(), "{ctx}");
             assert_eq!(t.storage_type, a["storage_type"].as_str().unwrap(), "{ctx}");
-            assert_eq!(t.storage_nbytes, a["storage_nbytes"].as_u64().unwrap(), "{ctx}");
+            assert_eq!(
+                t.storage_nbytes,
+                a["storage_nbytes"].as_u64().unwrap(),
+                "{ctx}"
+            );
             assert_eq!(t.rebuild, a["rebuild"].as_str().unwrap(), "{ctx}");
             assert_eq!(t.parameter, a["parameter"].as_bool().unwrap(), "{ctx}");
-            assert_eq!(t.requires_grad, a["requires_grad"].as_bool().unwrap(), "{ctx}");
+            assert_eq!(
+                t.requires_grad,
+                a["requires_grad"].as_bool().unwrap(),
+                "{ctx}"
+            );
             let aliases: Vec<String> = a["aliases"]
                 .as_array()
                 .map(|v| v.iter().map(|x| x.as_str().unwrap().to_owned()).collect())
@@ -95,7 +115,7 @@ fn every_tensor_fact_and_byte_matches_the_manifest() {
 /// A safetensors reader of our own: header, and each tensor's bytes.
 fn read_safetensors(data: &[u8]) -> (serde_json::Map<String, Json>, &[u8]) {
     let n = u64::from_le_bytes(data[..8].try_into().unwrap()) as usize;
-    assert_eq!((8 + n) % 8, 0, "header padded to 8 bytes");
+    assert!((8 + n).is_multiple_of(8), "header padded to 8 bytes");
     let header: Json = serde_json::from_slice(&data[8..8 + n]).unwrap();
     (header.as_object().unwrap().clone(), &data[8 + n..])
 }
@@ -132,7 +152,10 @@ fn safetensors_output_holds_every_tensor_exactly() {
                     continue;
                 };
                 let o = h["data_offsets"].as_array().unwrap();
-                let (b, e) = (o[0].as_u64().unwrap() as usize, o[1].as_u64().unwrap() as usize);
+                let (b, e) = (
+                    o[0].as_u64().unwrap() as usize,
+                    o[1].as_u64().unwrap() as usize,
+                );
                 ranges.push((b, e));
                 assert_eq!(h["shape"], a["shape"], "{ctx}");
                 assert_eq!(
@@ -160,7 +183,10 @@ fn torchscript_archives_and_foreign_globals_are_refused() {
     assert!(e.to_string().contains("TorchScript"), "{e}");
     // A legacy-looking stream whose object pickle calls os.system is refused by name.
     let mut data = std::fs::read(ml_dir().join("torch/state_dict_legacy_p2.pt")).unwrap();
-    let at = data.windows(9).position(|w| w == b"ccollecti").expect("the object pickle");
+    let at = data
+        .windows(9)
+        .position(|w| w == b"ccollecti")
+        .expect("the object pickle");
     data.splice(at..at, b"cos\nsystem\n(S'id'\ntR0".iter().copied());
     match Checkpoint::open(&data) {
         Err(e) => assert!(e.to_string().contains("os.system"), "{e}"),

@@ -1,0 +1,252 @@
+//! `brine tensors` and `brine convert`: PyTorch checkpoints through `brine_torch`.
+
+use std::fs;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+/// Output format of `brine tensors`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TensorsFormat {
+    /// One line per tensor, then the other entries.
+    Text,
+    /// A JSON document (docs/torch.md).
+    Json,
+}
+
+/// Arguments of `brine tensors`.
+#[derive(Args)]
+pub struct TensorsArgs {
+    /// A `torch.save` checkpoint (zip or legacy format).
+    file: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TensorsFormat::Text)]
+    format: TensorsFormat,
+}
+
+/// Arguments of `brine convert`.
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// A `torch.save` checkpoint (zip or legacy format).
+    file: String,
+    /// The output file: `.safetensors`.
+    output: String,
+    /// Leave out tensors whose dtype safetensors cannot hold (complex128, float8 ..fnuz
+    /// kinds safetensors lacks, ...) with a warning, instead of failing.
+    #[arg(long)]
+    skip_unsupported: bool,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+fn read(file: &str) -> Result<Vec<u8>, String> {
+    fs::read(file).map_err(|e| format!("brine: {file}: {e}"))
+}
+
+/// `brine tensors`.
+pub fn run_tensors(a: &TensorsArgs) -> ExitCode {
+    let data = match read(&a.file) {
+        Ok(d) => d,
+        Err(m) => {
+            eprintln!("{m}");
+            return ExitCode::from(2);
+        }
+    };
+    let ck = match brine_torch::Checkpoint::open(&data) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("brine: {}: {e}", a.file);
+            return ExitCode::from(2);
+        }
+    };
+    let text = match a.format {
+        TensorsFormat::Text => text(&ck),
+        TensorsFormat::Json => json(&ck),
+    };
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("brine: error writing output: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn list(v: &[u64]) -> String {
+    let parts: Vec<String> = v.iter().map(u64::to_string).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn text(ck: &brine_torch::Checkpoint<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let format = match ck.format() {
+        brine_torch::Format::Zip { prefix } => format!("zip (folder {prefix:?})"),
+        brine_torch::Format::Legacy => "legacy".to_owned(),
+    };
+    let total: u64 = ck
+        .tensors()
+        .iter()
+        .map(|t| t.numel() * t.dtype.itemsize as u64)
+        .sum();
+    let _ = writeln!(
+        s,
+        "{} tensors, {total} bytes, {format}{}",
+        ck.tensors().len(),
+        if ck.big_endian() { ", big-endian" } else { "" }
+    );
+    let shared = ck.shared_storages();
+    for t in ck.tensors() {
+        let _ = write!(
+            s,
+            "{}  {}  shape={}  strides={}  offset={}  storage={}",
+            t.name,
+            t.dtype.name,
+            list(&t.shape),
+            list(&t.strides),
+            t.storage_offset,
+            t.storage_key
+        );
+        if let Some(others) = shared.get(t.storage_key.as_str()) {
+            let others: Vec<&str> = others.iter().copied().filter(|n| *n != t.name).collect();
+            let _ = write!(s, "  shares storage with {}", others.join(", "));
+        }
+        if t.parameter {
+            s.push_str("  parameter");
+        }
+        if t.requires_grad {
+            s.push_str("  requires_grad");
+        }
+        for a in &t.aliases {
+            let _ = write!(s, "  also {a}");
+        }
+        s.push('\n');
+    }
+    if !ck.entries().is_empty() {
+        s.push_str("other entries:\n");
+        for e in ck.entries() {
+            let _ = writeln!(s, "{} = {}", e.name, e.value);
+        }
+    }
+    s
+}
+
+fn json(ck: &brine_torch::Checkpoint<'_>) -> String {
+    let tensors: Vec<serde_json::Value> = ck
+        .tensors()
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "name": t.name,
+                "aliases": t.aliases,
+                "dtype": t.dtype.torch_name(),
+                "itemsize": t.dtype.itemsize,
+                "shape": t.shape,
+                "strides": t.strides,
+                "storage_offset": t.storage_offset,
+                "storage_key": t.storage_key,
+                "storage_type": t.storage_type,
+                "storage_nbytes": t.storage_nbytes,
+                "nbytes": t.numel() * t.dtype.itemsize as u64,
+                "contiguous": t.is_contiguous(),
+                "requires_grad": t.requires_grad,
+                "parameter": t.parameter,
+                "safetensors_dtype": t.dtype.safetensors,
+            })
+        })
+        .collect();
+    let entries: Vec<serde_json::Value> = ck
+        .entries()
+        .iter()
+        .map(|e| serde_json::json!({"name": e.name, "value": e.value}))
+        .collect();
+    let format = match ck.format() {
+        brine_torch::Format::Zip { prefix } => serde_json::json!({"kind": "zip", "prefix": prefix}),
+        brine_torch::Format::Legacy => serde_json::json!({"kind": "legacy"}),
+    };
+    let doc = serde_json::json!({
+        "format": format,
+        "big_endian": ck.big_endian(),
+        "tensors": tensors,
+        "entries": entries,
+    });
+    format!("{doc}\n")
+}
+
+/// `brine convert`.
+pub fn run_convert(a: &ConvertArgs) -> ExitCode {
+    match convert(a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(m) => {
+            eprintln!("{m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn convert(a: &ConvertArgs) -> Result<(), String> {
+    let out_path = Path::new(&a.output);
+    match out_path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => {}
+        _ => {
+            return Err(format!(
+                "brine: {}: the output must end in .safetensors",
+                a.output
+            ))
+        }
+    }
+    let data = read(&a.file)?;
+    let ck = brine_torch::Checkpoint::open(&data).map_err(|e| format!("brine: {}: {e}", a.file))?;
+    let total: u64 = ck
+        .tensors()
+        .iter()
+        .map(|t| (1 + t.aliases.len() as u64) * t.numel() * t.dtype.itemsize as u64)
+        .sum();
+    let bar = (!a.no_progress && io::stderr().is_terminal() && total > 64 << 20).then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    // Written next to the output, renamed over it only when complete.
+    let tmp = out_path.with_extension("safetensors.part");
+    let file = fs::File::create(&tmp).map_err(|e| format!("brine: {}: {e}", tmp.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let opts = brine_torch::safetensors::ConvertOptions {
+        skip_unsupported: a.skip_unsupported,
+    };
+    let result = brine_torch::safetensors::write(&ck, &mut w, &opts, |n| {
+        if let Some(b) = &bar {
+            b.inc(n);
+        }
+    })
+    .map_err(|e| format!("brine: {}: {e}", a.file))
+    .and_then(|r| {
+        w.flush()
+            .map_err(|e| format!("brine: {}: {e}", a.output))
+            .map(|()| r)
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(m) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(m);
+        }
+    };
+    fs::rename(&tmp, out_path).map_err(|e| format!("brine: {}: {e}", a.output))?;
+    for (name, why) in &report.skipped {
+        eprintln!("brine: warning: left out {name:?}: {why}");
+    }
+    Ok(())
+}
