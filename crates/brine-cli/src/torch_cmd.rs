@@ -40,6 +40,10 @@ pub struct ConvertArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     no_progress: bool,
+    /// Most times a tensor may repeat the bytes of its storage (stride-0 views, as
+    /// `expand()` makes; at least 1 MiB is always allowed).
+    #[arg(long, value_name = "RATIO", default_value_t = brine_torch::DEFAULT_MAX_EXPANSION)]
+    max_expansion: u64,
 }
 
 fn read(file: &str) -> Result<Vec<u8>, String> {
@@ -201,7 +205,9 @@ fn convert(a: &ConvertArgs) -> Result<(), String> {
         }
     }
     let data = read(&a.file)?;
-    let ck = brine_torch::Checkpoint::open(&data).map_err(|e| format!("brine: {}: {e}", a.file))?;
+    let mut ck =
+        brine_torch::Checkpoint::open(&data).map_err(|e| format!("brine: {}: {e}", a.file))?;
+    ck.set_max_expansion(a.max_expansion);
     let total: u64 = ck
         .tensors()
         .iter()

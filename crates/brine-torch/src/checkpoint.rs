@@ -144,7 +144,11 @@ pub struct Checkpoint<'a> {
     big_endian: bool,
     tensors: Vec<Tensor>,
     entries: Vec<Entry>,
+    max_expansion: u64,
 }
+
+/// Default of [`Checkpoint::set_max_expansion`].
+pub const DEFAULT_MAX_EXPANSION: u64 = 4096;
 
 impl fmt::Debug for Checkpoint<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -255,11 +259,20 @@ impl<'a> Checkpoint<'a> {
             big_endian,
             tensors,
             entries,
+            max_expansion: DEFAULT_MAX_EXPANSION,
         };
         for t in &ck.tensors {
             ck.check_bounds(t)?;
         }
         Ok(ck)
+    }
+
+    /// The `max-expansion` limit: a tensor may address at most this many times the bytes
+    /// of its storage (stride-0 views, as `expand()` makes, repeat elements; a hostile
+    /// record could make a tiny storage a terabyte tensor). Also at least 1 MiB. Default
+    /// [`DEFAULT_MAX_EXPANSION`].
+    pub fn set_max_expansion(&mut self, ratio: u64) {
+        self.max_expansion = ratio;
     }
 
     /// The container format.
@@ -334,6 +347,17 @@ impl<'a> Checkpoint<'a> {
         if t.numel() == 0 {
             return Ok(());
         }
+        let nbytes = t.numel().saturating_mul(t.dtype.itemsize as u64);
+        let allowed = (storage.len() as u64)
+            .saturating_mul(self.max_expansion)
+            .max(1 << 20);
+        if nbytes > allowed {
+            return Err(bad(format!(
+                "limit max-expansion ({}) exceeded: {nbytes} bytes from a {}-byte storage",
+                self.max_expansion,
+                storage.len()
+            )));
+        }
         let mut last = t.storage_offset;
         for (&size, &stride) in t.shape.iter().zip(&t.strides) {
             let step = (size - 1)
@@ -382,6 +406,82 @@ impl<'a> Checkpoint<'a> {
         }
         Ok(out)
     }
+}
+
+impl Checkpoint<'_> {
+    /// Writes the tensor's elements (row-major, little-endian) to `out` in pieces of at
+    /// most about 1 MiB: memory stays small whatever the tensor's size.
+    pub fn write_tensor(
+        &self,
+        t: &Tensor,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, WriteError> {
+        self.check_bounds(t).map_err(WriteError::Torch)?;
+        if t.is_contiguous() && !(self.big_endian && t.dtype.swap_unit > 1) {
+            let bytes = self.tensor_bytes(t).map_err(WriteError::Torch)?;
+            out.write_all(&bytes).map_err(WriteError::Io)?;
+            return Ok(bytes.len() as u64);
+        }
+        // Row by row of the outer dimension(s): a sub-tensor per step.
+        let mut written = 0u64;
+        let item = t.dtype.itemsize as u64;
+        let row_bytes = t.shape.last().copied().unwrap_or(1).saturating_mul(item);
+        let rows_per_chunk = ((1u64 << 20) / row_bytes.max(1)).max(1);
+        let outer: u64 = t.shape.iter().rev().skip(1).product();
+        let mut row = 0u64;
+        while row < outer.max(1) {
+            let n = if t.shape.len() > 2 {
+                1
+            } else {
+                rows_per_chunk.min(outer.max(1) - row)
+            };
+            let part = rows_tensor(t, row, n);
+            let bytes = self.tensor_bytes(&part).map_err(WriteError::Torch)?;
+            out.write_all(&bytes).map_err(WriteError::Io)?;
+            written += bytes.len() as u64;
+            row += n;
+        }
+        Ok(written)
+    }
+}
+
+/// Why [`Checkpoint::write_tensor`] failed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The tensor record.
+    Torch(TorchError),
+    /// The output.
+    Io(std::io::Error),
+}
+
+/// Rows `first..first + n` of the tensor flattened to (outer rows, last dimension): a
+/// strided view of the same storage.
+fn rows_tensor(t: &Tensor, first: u64, n: u64) -> Tensor {
+    let mut part = t.clone();
+    if t.shape.len() <= 1 {
+        return part;
+    }
+    // Flattened outer index -> offset: walk the outer dimensions of row `first`.
+    let dims = t.shape.len() - 1;
+    let mut rem = first;
+    let mut offset = t.storage_offset;
+    for d in (0..dims).rev() {
+        let size = t.shape[d].max(1);
+        offset += (rem % size) * t.strides[d];
+        rem /= size;
+    }
+    if dims == 1 {
+        part.shape = vec![n, t.shape[1]];
+        part.strides = vec![t.strides[0], t.strides[1]];
+        part.storage_offset = offset;
+        return part;
+    }
+    // Several outer dimensions: only whole rows of the innermost outer dimension keep one
+    // stride, so step one row at a time there.
+    part.shape = vec![1, t.shape[dims]];
+    part.strides = vec![0, t.strides[dims]];
+    part.storage_offset = offset;
+    part
 }
 
 /// Copies a strided tensor's elements in row-major order (bounds already checked).

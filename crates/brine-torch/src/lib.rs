@@ -26,5 +26,8 @@ mod checkpoint;
 pub mod dtype;
 pub mod safetensors;
 
-pub use checkpoint::{default_policy, Checkpoint, Entry, Format, PathItem, Tensor, TorchError};
+pub use checkpoint::{
+    default_policy, Checkpoint, Entry, Format, PathItem, Tensor, TorchError, WriteError,
+    DEFAULT_MAX_EXPANSION,
+};
 pub use dtype::Dtype;

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::checkpoint::{Checkpoint, Tensor, TorchError};
+use crate::checkpoint::{Checkpoint, Tensor, TorchError, WriteError};
 
 /// Options for [`write`].
 #[derive(Clone, Debug, Default)]
@@ -129,11 +129,13 @@ pub fn write<W: Write>(
     out.write_all(&(text.len() as u64).to_le_bytes())?;
     out.write_all(&text)?;
     for &(_, t) in &plan {
-        let bytes = ck.tensor_bytes(t).map_err(ConvertError::Torch)?;
-        out.write_all(&bytes)?;
-        report.data_bytes += bytes.len() as u64;
+        let n = ck.write_tensor(t, out).map_err(|e| match e {
+            WriteError::Torch(e) => ConvertError::Torch(e),
+            WriteError::Io(e) => ConvertError::Io(e),
+        })?;
+        report.data_bytes += n;
         report.written += 1;
-        progress(bytes.len() as u64);
+        progress(n);
     }
     Ok(report)
 }
