@@ -161,7 +161,7 @@ fn builtin_rules() -> &'static Rules {
         let mut r = Rules::default();
         // The built-in data is checked by the tests; a failure leaves an empty allowlist,
         // which fails closed (everything suspicious).
-        if r.merge_json(BUILTIN_RULES).is_err() {
+        if r.merge_builtin(BUILTIN_RULES).is_err() {
             r = Rules::default();
         }
         r
@@ -195,7 +195,7 @@ impl Policy {
 
     /// Whether the built-in rule data parsed (always true in a released build).
     pub fn builtin_ok() -> bool {
-        Rules::default().merge_json(BUILTIN_RULES).is_ok()
+        Rules::default().merge_builtin(BUILTIN_RULES).is_ok()
     }
 
     fn allowed(&self, path: &str) -> Option<ArgCheck> {
@@ -210,6 +210,9 @@ impl Policy {
     }
 
     fn denied(&self, path: &str) -> Option<&rules::DenyRule> {
+        if self.rules.exempt.contains(path) && !self.rules.deny.contains_key(path) {
+            return None;
+        }
         // The longest entry equal to or above the path.
         let mut p = path;
         loop {

@@ -55,6 +55,10 @@ pub(crate) struct Rules {
     /// Which item opcodes instances of an allowlisted class accept under the restricted
     /// loader (bits: 1 APPEND, 2 SETITEM, 4 ADDITEMS), from an allow entry's `items`.
     pub items: HashMap<String, u8>,
+    /// Exact names the built-in rules allow although a module above them is denied
+    /// (`torch.jit._pickle.build_intlist` under `torch.jit`): `"exempt": true` entries of
+    /// the built-in data only; user policies never exempt anything from the denylist.
+    pub exempt: std::collections::HashSet<String>,
     pub deny: HashMap<String, DenyRule>,
     pub resolvers: HashMap<String, ResolverKind>,
     pub loaders: Vec<String>,
@@ -90,6 +94,15 @@ impl Rules {
     /// Merges a JSON document (the shape of `rules.json`; every key optional; `allow` entries
     /// may be plain strings).
     pub(crate) fn merge_json(&mut self, text: &str) -> Result<(), String> {
+        self.merge(text, false)
+    }
+
+    /// Merges the built-in rule data (the only place `exempt` entries count).
+    pub(crate) fn merge_builtin(&mut self, text: &str) -> Result<(), String> {
+        self.merge(text, true)
+    }
+
+    fn merge(&mut self, text: &str, builtin: bool) -> Result<(), String> {
         let doc: Json = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let obj = doc.as_object().ok_or("a policy must be a JSON object")?;
         if let Some(allow) = obj.get("allow") {
@@ -131,6 +144,9 @@ impl Rules {
                         }
                         if mask != 0 {
                             *self.items.entry(name.to_owned()).or_insert(0) |= mask;
+                        }
+                        if builtin && o.get("exempt").and_then(Json::as_bool) == Some(true) {
+                            self.exempt.insert(name.to_owned());
                         }
                     }
                     _ => return Err("an allow entry must be a string or an object".into()),
