@@ -24,7 +24,10 @@
 
 mod checkpoint;
 pub mod dtype;
+pub mod numpy;
 pub mod safetensors;
+mod walk;
 
-pub use checkpoint::{default_policy, Checkpoint, Entry, Format, PathItem, Tensor, TorchError};
+pub use checkpoint::{default_policy, Checkpoint, Entry, Format, Tensor, TorchError};
 pub use dtype::Dtype;
+pub use walk::PathItem;
