@@ -308,10 +308,7 @@ type RawField = (String, Option<String>, u64, Dtype, Option<Vec<u64>>);
 
 /// Fields in order, each with its offset; padding fields are added for gaps, as
 /// `numpy.dtype.descr` lists them.
-fn structured(
-    fields: Vec<RawField>,
-    itemsize: Option<u64>,
-) -> Result<Dtype, String> {
+fn structured(fields: Vec<RawField>, itemsize: Option<u64>) -> Result<Dtype, String> {
     let mut out = Vec::new();
     let mut swaps = Vec::new();
     let mut has_object = false;
