@@ -160,7 +160,8 @@ pub struct Array {
 impl Array {
     /// Number of elements.
     pub fn numel(&self) -> u64 {
-        self.shape.iter().product()
+        // Saturating: a hostile shape must not overflow (the data check then fails).
+        self.shape.iter().fold(1u64, |n, &d| n.saturating_mul(d))
     }
 
     /// Bytes of data (elements times item size; for object arrays, the pointers numpy

@@ -368,3 +368,21 @@ fn foreign_globals_are_refused_by_name() {
     let e = Arrays::open(&data).unwrap_err().to_string();
     assert!(e.contains("PyTorch"), "{e}");
 }
+
+#[test]
+fn huge_shapes_are_errors_not_panics() {
+    // An .npy header whose shape overflows u64 when multiplied out.
+    let mut header =
+        "{'descr': '<f8', 'fortran_order': True, 'shape': (18446744073709551615, 4294967296), }"
+            .to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    npy.extend_from_slice(&[0; 16]);
+    let e = Arrays::open(&npy).unwrap_err().to_string();
+    assert!(e.contains("the data has 16"), "{e}");
+}
