@@ -375,7 +375,7 @@ fn huge_shapes_are_errors_not_panics() {
     let mut header =
         "{'descr': '<f8', 'fortran_order': True, 'shape': (18446744073709551615, 4294967296), }"
             .to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
