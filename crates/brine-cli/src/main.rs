@@ -52,10 +52,12 @@ enum Command {
     /// Judge pickles without running them: safe, suspicious or malicious (docs/scan.md).
     Scan(scan_cmd::ScanArgs),
     /// List the tensors of a PyTorch checkpoint (zip or legacy format): name, dtype, shape,
-    /// strides, storage; and its other entries. Nothing is executed: the checkpoint's pickle
-    /// is read by the restricted loader.
+    /// strides, storage; and its other entries. Any other file: its numpy arrays (pickle,
+    /// joblib, .npy, .npz; compressed or not): name, dtype, shape, order. Nothing is
+    /// executed: pickles are read by the restricted loader.
     Tensors(torch_cmd::TensorsArgs),
-    /// Convert a PyTorch checkpoint to safetensors (every tensor, contiguous, little-endian).
+    /// Convert a PyTorch checkpoint to safetensors (every tensor, contiguous, little-endian),
+    /// or the numpy arrays of a pickle, joblib, .npy or .npz file to .npy or .npz.
     Convert(torch_cmd::ConvertArgs),
     /// keygen, sign, verify, open: signed pickles (docs/sign.md).
     #[command(flatten)]

@@ -1,10 +1,13 @@
-//! `brine tensors` and `brine convert`: PyTorch checkpoints through `brine_torch`.
+//! `brine tensors` and `brine convert`: PyTorch checkpoints and numpy arrays through
+//! `brine_torch`.
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+use brine_torch::numpy::{Array, Arrays, Format, Kind, OpenOptions, Order};
 use clap::{Args, ValueEnum};
 
 /// Output format of `brine tensors`.
@@ -19,20 +22,31 @@ pub enum TensorsFormat {
 /// Arguments of `brine tensors`.
 #[derive(Args)]
 pub struct TensorsArgs {
-    /// A `torch.save` checkpoint (zip or legacy format).
+    /// A `torch.save` checkpoint (zip or legacy format), or a file with numpy arrays: a
+    /// pickle, a joblib file (compressed or not), an .npy or an .npz.
     file: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TensorsFormat::Text)]
     format: TensorsFormat,
+    /// An out-of-band buffer for a protocol 5 pickle, in NEXT_BUFFER order. Repeatable.
+    #[arg(long = "buffer", value_name = "FILE")]
+    buffers: Vec<String>,
 }
 
 /// Arguments of `brine convert`.
 #[derive(Args)]
 pub struct ConvertArgs {
-    /// A `torch.save` checkpoint (zip or legacy format).
+    /// A `torch.save` checkpoint (zip or legacy format), for `.safetensors`; a pickle, a
+    /// joblib file (compressed or not), an .npy or an .npz, for `.npy` and `.npz`.
     file: String,
-    /// The output file: `.safetensors`.
+    /// The output file: `.safetensors`, `.npy` (one array) or `.npz` (every array).
     output: String,
+    /// With `.npy`: the array to write (as `brine tensors` names it), when there are several.
+    #[arg(long)]
+    name: Option<String>,
+    /// An out-of-band buffer for a protocol 5 pickle, in NEXT_BUFFER order. Repeatable.
+    #[arg(long = "buffer", value_name = "FILE")]
+    buffers: Vec<String>,
     /// Leave out tensors whose dtype safetensors cannot hold (complex128, float8 ..fnuz
     /// kinds safetensors lacks, ...) with a warning, instead of failing.
     #[arg(long)]
@@ -59,16 +73,34 @@ pub fn run_tensors(a: &TensorsArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let ck = match brine_torch::Checkpoint::open(&data) {
-        Ok(c) => c,
+    let text = match brine_torch::Checkpoint::open(&data) {
+        Ok(ck) => match a.format {
+            TensorsFormat::Text => text(&ck),
+            TensorsFormat::Json => json(&ck),
+        },
+        Err(brine_torch::TorchError::NotACheckpoint(_)) => {
+            let buffers = match read_buffers(&a.buffers) {
+                Ok(b) => b,
+                Err(m) => {
+                    eprintln!("{m}");
+                    return ExitCode::from(2);
+                }
+            };
+            match open_arrays(&a.file, &data, buffers) {
+                Ok(file) => match a.format {
+                    TensorsFormat::Text => numpy_text(&file),
+                    TensorsFormat::Json => numpy_json(&file),
+                },
+                Err(m) => {
+                    eprintln!("{m}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
         Err(e) => {
             eprintln!("brine: {}: {e}", a.file);
             return ExitCode::from(2);
         }
-    };
-    let text = match a.format {
-        TensorsFormat::Text => text(&ck),
-        TensorsFormat::Json => json(&ck),
     };
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -197,9 +229,10 @@ fn convert(a: &ConvertArgs) -> Result<(), String> {
     let out_path = Path::new(&a.output);
     match out_path.extension().and_then(|e| e.to_str()) {
         Some("safetensors") => {}
+        Some(ext @ ("npy" | "npz")) => return convert_numpy(a, ext),
         _ => {
             return Err(format!(
-                "brine: {}: the output must end in .safetensors",
+                "brine: {}: the output must end in .safetensors, .npy or .npz",
                 a.output
             ))
         }
@@ -255,4 +288,150 @@ fn convert(a: &ConvertArgs) -> Result<(), String> {
         eprintln!("brine: warning: left out {name:?}: {why}");
     }
     Ok(())
+}
+
+fn read_buffers(files: &[String]) -> Result<Option<Vec<Cow<'static, [u8]>>>, String> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    files
+        .iter()
+        .map(|f| read(f).map(Cow::Owned))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn open_arrays<'a>(
+    file: &str,
+    data: &'a [u8],
+    buffers: Option<Vec<Cow<'a, [u8]>>>,
+) -> Result<Arrays<'a>, String> {
+    let opts = OpenOptions {
+        buffers,
+        ..OpenOptions::default()
+    };
+    Arrays::open_with(data, opts).map_err(|e| format!("brine: {file}: {e}"))
+}
+
+fn display_name(a: &Array) -> &str {
+    if a.name.is_empty() {
+        "(root)"
+    } else {
+        &a.name
+    }
+}
+
+fn format_name(file: &Arrays<'_>) -> String {
+    let format = match file.format() {
+        Format::Npy((major, minor)) => format!("npy {major}.{minor}"),
+        Format::Npz => "npz".to_owned(),
+        Format::Pickle => "pickle".to_owned(),
+        Format::Joblib => "joblib".to_owned(),
+    };
+    match file.compression() {
+        Some(c) => format!("{format}, {}-compressed", c.name()),
+        None => format,
+    }
+}
+
+fn order_name(a: &Array) -> &'static str {
+    match a.order {
+        Order::C => "C",
+        Order::F => "F",
+    }
+}
+
+fn numpy_text(file: &Arrays<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let total: u64 = file.arrays().iter().map(Array::nbytes).sum();
+    let _ = writeln!(
+        s,
+        "{} numpy arrays, {total} bytes, {}",
+        file.arrays().len(),
+        format_name(file)
+    );
+    for a in file.arrays() {
+        let _ = write!(
+            s,
+            "{}  {}  shape={}  order={}",
+            display_name(a),
+            a.dtype,
+            list(&a.shape),
+            order_name(a)
+        );
+        if a.kind == Kind::Scalar {
+            s.push_str("  scalar");
+        }
+        for alias in &a.aliases {
+            let _ = write!(s, "  also {alias}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn numpy_json(file: &Arrays<'_>) -> String {
+    let arrays: Vec<serde_json::Value> = file
+        .arrays()
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "name": a.name,
+                "aliases": a.aliases,
+                "kind": if a.kind == Kind::Scalar { "scalar" } else { "array" },
+                "dtype": a.dtype.to_string(),
+                "itemsize": a.dtype.itemsize,
+                "shape": a.shape,
+                "order": order_name(a),
+                "nbytes": a.nbytes(),
+                "object": a.dtype.has_object,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "format": format_name(file),
+        "arrays": arrays,
+    });
+    format!("{doc}\n")
+}
+
+/// `brine convert FILE OUT.npy|OUT.npz`.
+fn convert_numpy(a: &ConvertArgs, ext: &str) -> Result<(), String> {
+    let data = read(&a.file)?;
+    let buffers = read_buffers(&a.buffers)?;
+    let file = open_arrays(&a.file, &data, buffers)?;
+    let out_path = Path::new(&a.output);
+    let mut out = Vec::new();
+    if ext == "npy" {
+        let array = match &a.name {
+            Some(n) => file
+                .by_name(n)
+                .ok_or_else(|| format!("brine: {}: no array named {n:?}", a.file))?,
+            None => match file.arrays() {
+                [one] => one,
+                [] => return Err(format!("brine: {}: no numpy arrays", a.file)),
+                many => {
+                    let names: Vec<&str> = many.iter().map(display_name).collect();
+                    return Err(format!(
+                        "brine: {}: {} arrays ({}); pick one with --name, or write .npz",
+                        a.file,
+                        many.len(),
+                        names.join(", ")
+                    ));
+                }
+            },
+        };
+        file.write_npy(array, &mut out)
+    } else {
+        if a.name.is_some() {
+            return Err("brine: --name picks the array for .npy; .npz holds them all".into());
+        }
+        file.write_npz(&mut out)
+    }
+    .map_err(|e| format!("brine: {}: {e}", a.file))?;
+    // Written next to the output, renamed over it only when complete.
+    let tmp = out_path.with_extension(format!("{ext}.part"));
+    fs::write(&tmp, &out).map_err(|e| format!("brine: {}: {e}", tmp.display()))?;
+    fs::rename(&tmp, out_path).map_err(|e| format!("brine: {}: {e}", a.output))
 }

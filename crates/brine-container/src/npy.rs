@@ -24,6 +24,8 @@ pub struct Npy<'a> {
     pub version: (u8, u8),
     /// The `descr` entry as written (`'<f4'`, `'|O'`, `[('a', '<i4')]`).
     pub descr: String,
+    /// The `descr` entry as parsed (a str, or a list of field tuples).
+    pub descr_literal: Literal,
     /// Whether the dtype holds Python objects (the data is then a pickle).
     pub has_object: bool,
     /// `fortran_order`.
@@ -38,13 +40,19 @@ pub struct Npy<'a> {
 
 /// A Python literal, as much of it as an `.npy` header uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Lit {
+pub enum Literal {
+    /// A str.
     Str(String),
+    /// A non-negative int.
     Int(u64),
+    /// `True` or `False`.
     Bool(bool),
+    /// `None`.
     None,
-    Seq(Vec<Lit>),
-    Dict(Vec<(Lit, Lit)>),
+    /// A tuple or a list.
+    Seq(Vec<Literal>),
+    /// A dict, in order.
+    Dict(Vec<(Literal, Literal)>),
 }
 
 /// Parses an `.npy` file's header. The error says what is wrong, in one lowercase line.
@@ -89,13 +97,13 @@ pub fn parse(data: &[u8]) -> Result<Npy<'_>, String> {
             start + p.i
         ));
     }
-    let Lit::Dict(items) = lit else {
+    let Literal::Dict(items) = lit else {
         return Err("the header is not a dict".into());
     };
     let get = |k: &str| {
         items
             .iter()
-            .find(|(key, _)| matches!(key, Lit::Str(s) if s == k))
+            .find(|(key, _)| matches!(key, Literal::Str(s) if s == k))
             .map(|(_, v)| v)
     };
     if items.len() != 3 {
@@ -106,25 +114,26 @@ pub fn parse(data: &[u8]) -> Result<Npy<'_>, String> {
     }
     let descr_lit = get("descr").ok_or("no 'descr' in the header")?;
     let fortran_order = match get("fortran_order") {
-        Some(Lit::Bool(b)) => *b,
+        Some(Literal::Bool(b)) => *b,
         _ => return Err("'fortran_order' is missing or not a bool".into()),
     };
     let shape = match get("shape") {
-        Some(Lit::Seq(dims)) => dims
+        Some(Literal::Seq(dims)) => dims
             .iter()
             .map(|d| match d {
-                Lit::Int(n) => Ok(*n),
+                Literal::Int(n) => Ok(*n),
                 _ => Err("'shape' holds something other than ints".to_string()),
             })
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err("'shape' is missing or not a tuple".into()),
     };
-    if !matches!(descr_lit, Lit::Str(_) | Lit::Seq(_)) {
+    if !matches!(descr_lit, Literal::Str(_) | Literal::Seq(_)) {
         return Err("'descr' is neither a string nor a list".into());
     }
     Ok(Npy {
         version: (major, minor),
         descr: render(descr_lit),
+        descr_literal: descr_lit.clone(),
         has_object: has_object(descr_lit),
         fortran_order,
         shape,
@@ -133,26 +142,26 @@ pub fn parse(data: &[u8]) -> Result<Npy<'_>, String> {
     })
 }
 
-fn has_object(l: &Lit) -> bool {
+fn has_object(l: &Literal) -> bool {
     match l {
-        Lit::Str(s) => s.trim_start_matches(['<', '>', '|', '=']).starts_with('O'),
+        Literal::Str(s) => s.trim_start_matches(['<', '>', '|', '=']).starts_with('O'),
         // Structured: [(name, dtype), (name, dtype, shape), ...]; a name is never a type.
-        Lit::Seq(fields) => fields.iter().any(|f| match f {
-            Lit::Seq(parts) => parts.get(1).is_some_and(has_object),
+        Literal::Seq(fields) => fields.iter().any(|f| match f {
+            Literal::Seq(parts) => parts.get(1).is_some_and(has_object),
             _ => false,
         }),
         _ => false,
     }
 }
 
-fn render(l: &Lit) -> String {
+fn render(l: &Literal) -> String {
     match l {
-        Lit::Str(s) => format!("'{s}'"),
-        Lit::Int(n) => n.to_string(),
-        Lit::Bool(b) => if *b { "True" } else { "False" }.into(),
-        Lit::None => "None".into(),
-        Lit::Seq(v) => format!("[{}]", v.iter().map(render).collect::<Vec<_>>().join(", ")),
-        Lit::Dict(v) => format!(
+        Literal::Str(s) => format!("'{s}'"),
+        Literal::Int(n) => n.to_string(),
+        Literal::Bool(b) => if *b { "True" } else { "False" }.into(),
+        Literal::None => "None".into(),
+        Literal::Seq(v) => format!("[{}]", v.iter().map(render).collect::<Vec<_>>().join(", ")),
+        Literal::Dict(v) => format!(
             "{{{}}}",
             v.iter()
                 .map(|(k, x)| format!("{}: {}", render(k), render(x)))
@@ -178,7 +187,7 @@ impl Parser<'_> {
         format!("{what} at byte {} of the header", self.i)
     }
 
-    fn value(&mut self, depth: usize) -> Result<Lit, String> {
+    fn value(&mut self, depth: usize) -> Result<Literal, String> {
         if depth > MAX_NESTING {
             return Err(self.err("the header nests too deeply"));
         }
@@ -191,7 +200,7 @@ impl Parser<'_> {
                     self.ws();
                     if self.s.get(self.i) == Some(&b'}') {
                         self.i += 1;
-                        return Ok(Lit::Dict(items));
+                        return Ok(Literal::Dict(items));
                     }
                     let k = self.value(depth + 1)?;
                     self.ws();
@@ -217,7 +226,7 @@ impl Parser<'_> {
                     self.ws();
                     if self.s.get(self.i) == Some(&close) {
                         self.i += 1;
-                        return Ok(Lit::Seq(items));
+                        return Ok(Literal::Seq(items));
                     }
                     items.push(self.value(depth + 1)?);
                     self.ws();
@@ -235,7 +244,7 @@ impl Parser<'_> {
                     if c == q {
                         let text = self.s.get(start..self.i).unwrap_or(&[]);
                         self.i += 1;
-                        return Ok(Lit::Str(String::from_utf8_lossy(text).into_owned()));
+                        return Ok(Literal::Str(String::from_utf8_lossy(text).into_owned()));
                     }
                     if c == b'\\' {
                         return Err(self.err("escapes in header strings are not supported"));
@@ -260,13 +269,13 @@ impl Parser<'_> {
                 if self.s.get(self.i) == Some(&b'L') {
                     self.i += 1;
                 }
-                Ok(Lit::Int(n))
+                Ok(Literal::Int(n))
             }
             _ => {
                 for (word, lit) in [
-                    (&b"True"[..], Lit::Bool(true)),
-                    (b"False", Lit::Bool(false)),
-                    (b"None", Lit::None),
+                    (&b"True"[..], Literal::Bool(true)),
+                    (b"False", Literal::Bool(false)),
+                    (b"None", Literal::None),
                 ] {
                     if self.s.get(self.i..self.i + word.len()) == Some(word) {
                         self.i += word.len();

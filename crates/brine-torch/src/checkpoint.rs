@@ -2,20 +2,25 @@
 //! the storages, and the tensors found in the object.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 
 use brine::scan::Policy;
 use brine::{Graph, Node, NodeId, Options, Value};
+
 use brine_container::{torch as layout, zip};
 
 use crate::dtype::Dtype;
+use crate::walk::{join, walk, PathItem};
 
 /// What went wrong opening a checkpoint or reading a tensor.
 #[derive(Debug)]
 pub enum TorchError {
     /// Neither a torch zip checkpoint nor a legacy one.
     NotACheckpoint(String),
+    /// A TorchScript archive: its `code/` runs when `torch.jit.load` loads it; brine reads
+    /// `torch.save` checkpoints only.
+    TorchScript,
     /// The container is damaged (missing `data.pkl`, a storage outside the file...).
     Container(String),
     /// The object pickle failed to decode, or the restricted loader refused a global (the
@@ -34,6 +39,9 @@ impl fmt::Display for TorchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TorchError::NotACheckpoint(m) => write!(f, "not a PyTorch checkpoint: {m}"),
+            TorchError::TorchScript => f.write_str(
+                "a TorchScript archive (its code/ runs when torch.jit.load loads it); brine reads torch.save checkpoints only",
+            ),
             TorchError::Container(m) => write!(f, "damaged checkpoint: {m}"),
             TorchError::Pickle(e) => write!(f, "data.pkl: {e}"),
             TorchError::Tensor { name, problem } => write!(f, "tensor {name:?}: {problem}"),
@@ -53,27 +61,6 @@ pub enum Format {
     },
     /// `_use_new_zipfile_serialization=False` and torch < 1.6: pickles then raw storages.
     Legacy,
-}
-
-/// One component of a tensor's path in the checkpoint's object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PathItem {
-    /// A dict key (str keys as they are; other keys as their Python repr).
-    Key(String),
-    /// A list or tuple index.
-    Index(usize),
-    /// A part of an object rebuilt by a call: `@args`, `@kwargs`, `@state`, `@items`,
-    /// `@append`.
-    Part(String),
-}
-
-impl fmt::Display for PathItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PathItem::Key(k) | PathItem::Part(k) => f.write_str(k),
-            PathItem::Index(i) => write!(f, "{i}"),
-        }
-    }
 }
 
 /// A tensor of the checkpoint: its facts, not its data (see [`Checkpoint::tensor_bytes`]).
@@ -110,7 +97,8 @@ pub struct Tensor {
 impl Tensor {
     /// Number of elements.
     pub fn numel(&self) -> u64 {
-        self.shape.iter().product()
+        // Saturating: a hostile shape must not overflow (bounds checks then reject it).
+        self.shape.iter().fold(1u64, |n, &d| n.saturating_mul(d))
     }
 
     /// Whether the elements lie in row-major order with no gaps.
@@ -195,9 +183,7 @@ impl<'a> Checkpoint<'a> {
         let torch = layout::zip_layout(&archive)
             .ok_or_else(|| TorchError::NotACheckpoint("a zip archive without data.pkl".into()))?;
         if torch.torchscript {
-            return Err(TorchError::NotACheckpoint(
-                "a TorchScript archive (its code/ runs when torch.jit.load loads it); brine reads torch.save checkpoints only".into(),
-            ));
+            return Err(TorchError::TorchScript);
         }
         let pkl = read_member(torch.data_pkl)?;
         let graph = decode(pkl, policy)?;
@@ -244,14 +230,21 @@ impl<'a> Checkpoint<'a> {
         storages: HashMap<String, Cow<'a, [u8]>>,
         big_endian: bool,
     ) -> Result<Self, TorchError> {
-        let mut walk = Walk {
-            g: &graph,
-            seen: HashMap::new(),
-            tensors: Vec::new(),
-            entries: Vec::new(),
-        };
-        walk.run()?;
-        let (tensors, entries) = (walk.tensors, walk.entries);
+        let rebuilds = Rebuilds { g: &graph };
+        let mut entries = Vec::new();
+        let found = walk(
+            &graph,
+            |id, path| rebuilds.tensor(id, path),
+            |path, v| entries.push(entry(&graph, path, v)),
+        )?;
+        let tensors = found
+            .into_iter()
+            .map(|f| Tensor {
+                path: f.path,
+                aliases: f.aliases,
+                ..f.item
+            })
+            .collect();
         let ck = Checkpoint {
             graph,
             format,
@@ -599,126 +592,29 @@ const REBUILD_PARAMETER: &[&str] = &[
     "torch._utils._rebuild_parameter_with_state",
 ];
 
-struct Walk<'g, 'a> {
+/// Recognises torch's tensor rebuild calls in a graph.
+struct Rebuilds<'g, 'a> {
     g: &'g Graph<'a>,
-    /// Nodes already visited: the index of their tensor, if they are one.
-    seen: HashMap<NodeId, Option<usize>>,
-    tensors: Vec<Tensor>,
-    entries: Vec<Entry>,
 }
 
-impl Walk<'_, '_> {
-    fn run(&mut self) -> Result<(), TorchError> {
-        // Depth first with an explicit stack (a checkpoint may nest deeply); children are
-        // pushed in reverse so they come out in order.
-        let mut stack: Vec<(Value, Vec<PathItem>)> = vec![(self.g.root_value(), Vec::new())];
-        let mut on_path: HashSet<NodeId> = HashSet::new();
-        while let Some((v, path)) = stack.pop() {
-            let Value::Ref(id) = v else {
-                if !path.is_empty() {
-                    self.entry(&path, v);
-                }
-                continue;
-            };
-            if let Some(&known) = self.seen.get(&id) {
-                if let Some(i) = known {
-                    let name = join(&path);
-                    if let Some(t) = self.tensors.get_mut(i) {
-                        t.aliases.push(name);
-                    }
-                }
-                continue;
-            }
-            if let Some(mut t) = self.tensor(id, &path)? {
-                t.path = path.clone();
-                self.seen.insert(id, Some(self.tensors.len()));
-                self.tensors.push(t);
-                continue;
-            }
-            self.seen.insert(id, None);
-            on_path.insert(id);
-            let mut children: Vec<(Value, Vec<PathItem>)> = Vec::new();
-            let child = |path: &[PathItem], item: PathItem| {
-                let mut p = path.to_vec();
-                p.push(item);
-                p
-            };
-            match self.g.get(id) {
-                Some(Node::Dict(items) | Node::OrderedDict(items)) => {
-                    for &(k, v) in items {
-                        children.push((v, child(&path, PathItem::Key(self.key(k)))));
-                    }
-                }
-                Some(Node::List(items) | Node::Tuple(items)) => {
-                    for (i, &v) in items.iter().enumerate() {
-                        children.push((v, child(&path, PathItem::Index(i))));
-                    }
-                }
-                Some(Node::Object(o)) => {
-                    let part = |name: &str| child(&path, PathItem::Part(name.into()));
-                    if let Some(args) = tuple(self.g, o.args) {
-                        for (i, &v) in args.iter().enumerate() {
-                            let mut p = part("@args");
-                            p.push(PathItem::Index(i));
-                            children.push((v, p));
-                        }
-                    }
-                    if let Some(k) = o.kwargs {
-                        children.push((k, part("@kwargs")));
-                    }
-                    for (i, &s) in o.state.iter().enumerate() {
-                        let name = if i == 0 {
-                            "@state".to_string()
-                        } else {
-                            format!("@state{i}")
-                        };
-                        children.push((s, part(&name)));
-                    }
-                    for &(k, v) in &o.dict_items {
-                        let mut p = part("@items");
-                        p.push(PathItem::Key(self.key(k)));
-                        children.push((v, p));
-                    }
-                    for (i, &v) in o.list_items.iter().enumerate() {
-                        let mut p = part("@append");
-                        p.push(PathItem::Index(i));
-                        children.push((v, p));
-                    }
-                }
-                _ => {
-                    if !path.is_empty() {
-                        self.entry(&path, v);
-                    }
-                }
-            }
-            stack.extend(children.into_iter().rev());
-        }
-        Ok(())
+/// A value that is not a tensor, in Python syntax, cut at 200 characters.
+fn entry(g: &Graph<'_>, path: &[PathItem], v: Value) -> Entry {
+    let mut value = g.view(v).to_string();
+    if value.len() > 200 {
+        let cut = (0..=197)
+            .rev()
+            .find(|&i| value.is_char_boundary(i))
+            .unwrap_or(0);
+        value.truncate(cut);
+        value.push_str("...");
     }
-
-    fn key(&self, k: Value) -> String {
-        match self.g.deref(k) {
-            Some(Node::Str(s)) => s.to_string_lossy().into_owned(),
-            _ => self.g.view(k).to_string(),
-        }
+    Entry {
+        name: join(path),
+        value,
     }
+}
 
-    fn entry(&mut self, path: &[PathItem], v: Value) {
-        let mut value = self.g.view(v).to_string();
-        if value.len() > 200 {
-            let cut = (0..=197)
-                .rev()
-                .find(|&i| value.is_char_boundary(i))
-                .unwrap_or(0);
-            value.truncate(cut);
-            value.push_str("...");
-        }
-        self.entries.push(Entry {
-            name: join(path),
-            value,
-        });
-    }
-
+impl Rebuilds<'_, '_> {
     /// The tensor a node rebuilds, if it is a tensor rebuild call.
     fn tensor(&self, id: NodeId, path: &[PathItem]) -> Result<Option<Tensor>, TorchError> {
         let g = self.g;
@@ -838,15 +734,4 @@ impl Walk<'_, '_> {
             rebuild: callee.to_owned(),
         })
     }
-}
-
-fn join(path: &[PathItem]) -> String {
-    let mut s = String::new();
-    for (i, p) in path.iter().enumerate() {
-        if i > 0 {
-            s.push('.');
-        }
-        s.push_str(&p.to_string());
-    }
-    s
 }

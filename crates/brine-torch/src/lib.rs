@@ -24,10 +24,13 @@
 
 mod checkpoint;
 pub mod dtype;
+pub mod numpy;
 pub mod safetensors;
+mod walk;
 
 pub use checkpoint::{
-    default_policy, Checkpoint, Entry, Format, PathItem, Tensor, TorchError, WriteError,
+    default_policy, Checkpoint, Entry, Format, Tensor, TorchError, WriteError,
     DEFAULT_MAX_EXPANSION,
 };
 pub use dtype::Dtype;
+pub use walk::PathItem;
