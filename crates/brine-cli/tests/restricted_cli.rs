@@ -1,33 +1,16 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 //! `--restricted` (the restricted loader) and `--joblib` on `brine show` / `json` / `info`.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
+use common::{brine, repo_tests, temp_dir};
 
 fn scan_corpus(sub: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/scan")
-        .join(sub)
-        .display()
-        .to_string()
-}
-
-fn brine(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_brine"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    repo_tests(&format!("scan/{sub}"))
 }
 
 fn temp(name: &str, data: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("brine-restricted-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+    let p = temp_dir("restricted-cli").join(name);
     std::fs::write(&p, data).unwrap();
     p.display().to_string()
 }

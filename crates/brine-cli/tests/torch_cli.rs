@@ -1,33 +1,18 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 //! `brine tensors` and `brine convert` on the real checkpoints of tests/ml.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
+
+use common::{brine, repo_tests, temp_dir};
 
 fn ml(sub: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/ml")
-        .join(sub)
-        .display()
-        .to_string()
-}
-
-fn brine(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_brine"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    repo_tests(&format!("ml/{sub}"))
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("brine-torch-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    temp_dir("torch-cli").join(name)
 }
 
 #[test]

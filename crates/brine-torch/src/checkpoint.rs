@@ -11,7 +11,7 @@ use brine::{Graph, Node, NodeId, Options, Value};
 use brine_container::{torch as layout, zip};
 
 use crate::dtype::Dtype;
-use crate::walk::{join, walk, PathItem};
+use crate::walk::{global_name, join, uints, walk, PathItem};
 
 /// What went wrong opening a checkpoint or reading a tensor.
 #[derive(Debug)]
@@ -551,28 +551,12 @@ fn dict_get(g: &Graph<'_>, v: Value, key: &str) -> Option<Value> {
     }
 }
 
-fn global_name(g: &Graph<'_>, v: Value) -> Option<String> {
-    match g.deref(v)? {
-        Node::Global(gl) => Some(format!("{}.{}", gl.module.as_str()?, gl.name.as_str()?)),
-        _ => None,
-    }
-}
-
 fn ints(g: &Graph<'_>, v: Value) -> Option<Vec<u64>> {
-    let items = match g.deref(v)? {
-        Node::Tuple(t) | Node::List(t) => t,
+    match g.deref(v)? {
         // torch.Size((...)) in some writers.
-        Node::Object(o) => return ints(g, *tuple(g, o.args)?.first()?),
-        _ => return None,
-    };
-    items
-        .iter()
-        .map(|x| match x {
-            Value::Int(n) => u64::try_from(*n).ok(),
-            Value::Bool(b) => Some(u64::from(*b)),
-            _ => None,
-        })
-        .collect()
+        Node::Object(o) => ints(g, *tuple(g, o.args)?.first()?),
+        _ => uints(g, v),
+    }
 }
 
 fn tuple<'g>(g: &'g Graph<'_>, v: Value) -> Option<&'g [Value]> {

@@ -39,7 +39,7 @@ use brine::{Graph, Node, NodeId, Options, Value};
 use brine_container::compress::{self, Compression};
 use brine_container::{npy, zip};
 
-use crate::walk::{join, walk, PathItem};
+use crate::walk::{global_name, join, uints, walk, PathItem};
 
 pub use dtype::Dtype;
 
@@ -625,35 +625,13 @@ fn fortran_to_c(stored: &[u8], shape: &[u64], itemsize: u64) -> Vec<u8> {
     }
 }
 
-fn global_name(g: &Graph<'_>, v: Value) -> Option<String> {
-    match g.deref(v)? {
-        Node::Global(gl) => Some(format!(
-            "{}.{}",
-            gl.module.to_string_lossy(),
-            gl.name.to_string_lossy()
-        )),
-        _ => None,
-    }
-}
-
 fn shape_of(g: &Graph<'_>, v: Value) -> Option<Vec<u64>> {
     match v {
         // _frombuffer and joblib give a tuple; an int is a 1-d shape.
-        Value::Int(n) => return u64::try_from(n).ok().map(|n| vec![n]),
-        Value::Ref(_) => {}
-        _ => return None,
+        Value::Int(n) => u64::try_from(n).ok().map(|n| vec![n]),
+        Value::Ref(_) => uints(g, v),
+        _ => None,
     }
-    let (Node::Tuple(items) | Node::List(items)) = g.deref(v)? else {
-        return None;
-    };
-    items
-        .iter()
-        .map(|x| match x {
-            Value::Int(n) => u64::try_from(*n).ok(),
-            Value::Bool(b) => Some(u64::from(*b)),
-            _ => None,
-        })
-        .collect()
 }
 
 fn truthy(v: Option<&Value>) -> bool {

@@ -27,6 +27,33 @@ impl fmt::Display for PathItem {
     }
 }
 
+/// `module.name` of a global (lossy for names that are not valid text).
+pub(crate) fn global_name(g: &Graph<'_>, v: Value) -> Option<String> {
+    match g.deref(v)? {
+        Node::Global(gl) => Some(format!(
+            "{}.{}",
+            gl.module.to_string_lossy(),
+            gl.name.to_string_lossy()
+        )),
+        _ => None,
+    }
+}
+
+/// The items of a tuple or list as non-negative ints (a shape, strides).
+pub(crate) fn uints(g: &Graph<'_>, v: Value) -> Option<Vec<u64>> {
+    let (Node::Tuple(items) | Node::List(items)) = g.deref(v)? else {
+        return None;
+    };
+    items
+        .iter()
+        .map(|x| match x {
+            Value::Int(n) => u64::try_from(*n).ok(),
+            Value::Bool(b) => Some(u64::from(*b)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The path components joined with `.`.
 pub(crate) fn join(path: &[PathItem]) -> String {
     let mut s = String::new();
