@@ -92,6 +92,12 @@ pub struct Tensor {
     pub parameter: bool,
     /// The torch function that rebuilds it (`torch._utils._rebuild_tensor_v2`).
     pub rebuild: String,
+    /// torch's conjugate bit (`tensor.conj()` saved lazily): the storage holds the
+    /// unconjugated values; [`Checkpoint::tensor_bytes`] gives the conjugated ones, as
+    /// `torch.load` shows them.
+    pub conj: bool,
+    /// torch's negative bit (a lazy `neg` view): bytes are given negated.
+    pub neg: bool,
 }
 
 impl Tensor {
@@ -397,6 +403,9 @@ impl<'a> Checkpoint<'a> {
                 chunk.reverse();
             }
         }
+        if t.conj || t.neg {
+            apply_flags(t, out.to_mut());
+        }
         Ok(out)
     }
 }
@@ -410,7 +419,7 @@ impl Checkpoint<'_> {
         out: &mut dyn std::io::Write,
     ) -> Result<u64, WriteError> {
         self.check_bounds(t).map_err(WriteError::Torch)?;
-        if t.is_contiguous() && !(self.big_endian && t.dtype.swap_unit > 1) {
+        if t.is_contiguous() && !(self.big_endian && t.dtype.swap_unit > 1) && !t.conj && !t.neg {
             let bytes = self.tensor_bytes(t).map_err(WriteError::Torch)?;
             out.write_all(&bytes).map_err(WriteError::Io)?;
             return Ok(bytes.len() as u64);
@@ -566,6 +575,50 @@ fn tuple<'g>(g: &'g Graph<'_>, v: Value) -> Option<&'g [Value]> {
     }
 }
 
+/// Dtypes whose negation flips the top bit of each (little-endian) part.
+const FLOATS: &[&str] = &[
+    "float64",
+    "float32",
+    "float16",
+    "bfloat16",
+    "float8_e4m3fn",
+    "float8_e5m2",
+    "float8_e4m3fnuz",
+    "float8_e5m2fnuz",
+];
+
+/// Applies the conj and neg bits to little-endian element bytes.
+fn apply_flags(t: &Tensor, bytes: &mut [u8]) {
+    let (item, part) = (t.dtype.itemsize, t.dtype.swap_unit);
+    let complex = part * 2 == item;
+    if complex || FLOATS.contains(&t.dtype.name) {
+        for el in bytes.chunks_exact_mut(item) {
+            if t.neg {
+                for p in el.chunks_exact_mut(part) {
+                    if let Some(top) = p.last_mut() {
+                        *top ^= 0x80;
+                    }
+                }
+            }
+            if t.conj && complex {
+                if let Some(top) = el.last_mut() {
+                    *top ^= 0x80;
+                }
+            }
+        }
+    } else if t.neg {
+        // Two's complement, element by element (little-endian).
+        for el in bytes.chunks_exact_mut(item) {
+            let mut carry = true;
+            for b in el.iter_mut() {
+                let (v, c) = (!*b).overflowing_add(u8::from(carry));
+                *b = v;
+                carry = c;
+            }
+        }
+    }
+}
+
 const REBUILD_TENSOR: &[&str] = &[
     "torch._utils._rebuild_tensor",
     "torch._utils._rebuild_tensor_v2",
@@ -702,6 +755,21 @@ impl Rebuilds<'_, '_> {
             ints(g, *stride).ok_or_else(|| bad("a stride that is not a tuple of ints".into()))?;
         let requires_grad =
             callee != "torch._utils._rebuild_tensor" && rest.first() == Some(&Value::Bool(true));
+        // The metadata dict after the hooks (v2) or the dtype (v3): {'conj': True}, ...
+        let metadata = if callee.ends_with("_v3") {
+            rest.get(3)
+        } else {
+            rest.get(2)
+        };
+        let flag = |k: &str| metadata.and_then(|&m| dict_get(g, m, k)) == Some(Value::Bool(true));
+        let (conj, neg) = (flag("conj"), flag("neg"));
+        let complex = dtype.swap_unit * 2 == dtype.itemsize;
+        if conj && !complex {
+            return Err(bad(format!("the conj bit on a {} tensor", dtype.name)));
+        }
+        if neg && !(complex || FLOATS.contains(&dtype.name) || dtype.name.starts_with("int")) {
+            return Err(bad(format!("the neg bit on a {} tensor", dtype.name)));
+        }
         Ok(Tensor {
             name,
             path: Vec::new(),
@@ -716,6 +784,8 @@ impl Rebuilds<'_, '_> {
             requires_grad,
             parameter: false,
             rebuild: callee.to_owned(),
+            conj,
+            neg,
         })
     }
 }
