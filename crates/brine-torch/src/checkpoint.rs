@@ -419,7 +419,8 @@ impl Checkpoint<'_> {
         out: &mut dyn std::io::Write,
     ) -> Result<u64, WriteError> {
         self.check_bounds(t).map_err(WriteError::Torch)?;
-        let as_stored = !(self.big_endian && t.dtype.swap_unit > 1) && !t.conj && !t.neg;
+        let swapped = self.big_endian && t.dtype.swap_unit > 1;
+        let as_stored = !(swapped || t.conj || t.neg);
         if t.is_contiguous() && as_stored {
             let bytes = self.tensor_bytes(t).map_err(WriteError::Torch)?;
             out.write_all(&bytes).map_err(WriteError::Io)?;
