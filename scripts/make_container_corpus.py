@@ -332,6 +332,10 @@ for fmt, data in [("gzip", gzip.compress(OS_SYSTEM, mtime=0)), ("zlib", zlib.com
                   ("lzma", lzma.compress(OS_SYSTEM, format=lzma.FORMAT_ALONE))]:
     case("compressed_malicious.%s.joblib" % fmt, data, "malicious", fmt, rules=["denied-global"],
          members={"<%s>" % fmt: ["pickle", "malicious"]}, technique="D9")
+zf = b"ZF" + ("0x%x" % len(OS_SYSTEM)).ljust(19).encode() + zlib.compress(OS_SYSTEM)
+case("joblib_zf_malicious.pkl", zf, "malicious", "joblib-zf", rules=["denied-global"],
+     members={"<joblib-zf>": ["pickle", "malicious"]}, technique="D9",
+     desc="joblib < 0.10 compressed format: 'ZF', a hex length, zlib")
 case("compressed_truncated.gz", gzip.compress(BENIGN + OS_SYSTEM, mtime=0)[:-12], "malicious",
      "gzip", rules=["decompress-error", "denied-global"],
      desc="a truncated gzip: what decoded before the error is scanned")
