@@ -344,6 +344,27 @@ case("tar_malicious.tar", tar([("ok.pkl", BENIGN), ("evil/data.pkl", OS_SYSTEM)]
 case("tar_gz_malicious.tar.gz", gzip.compress(tar([("evil.pkl", OS_SYSTEM)]), mtime=0),
      "malicious", "gzip", rules=["denied-global"],
      members={"<gzip>": ["tar", "safe"], "<gzip>!evil.pkl": ["pickle", "malicious"]})
+def torch_tar(record=None):
+    """A pre-0.4 torch.save tar: sys_info, pickle, storages (one FloatStorage), tensors (one)."""
+    record = record or (P2 + b"(" + X("0") + X("cpu") + G("torch", "FloatStorage") + b"t.")
+    storages = P2 + K(1) + b"." + record + struct.pack("<q", 4) + TENSOR
+    tensor = P2 + b"(" + X("t0") + X("0") + G("torch", "FloatTensor") + b"t."
+    tensors = (P2 + K(1) + b"." + tensor + struct.pack("<ii", 2, 0) + struct.pack("<2q", 2, 2)
+               + struct.pack("<2q", 2, 1) + struct.pack("<q", 0))
+    obj = P2 + b"}" + X("w") + b"(" + X("tensor") + X("t0") + b"tQs."
+    return tar([("sys_info", SYS_INFO), ("pickle", obj), ("storages", storages),
+                ("tensors", tensors)])
+
+
+case("torch_tar_old.pt", torch_tar(), "suspicious", "torch-tar", rules=["unknown-persistent-id"],
+     members={"storages": ["torch-records", "safe"], "tensors": ["torch-records", "suspicious"],
+              "sys_info": ["pickle", "safe"]},
+     desc="pre-0.4 tar checkpoint: every record pickle scanned, raw records skipped "
+          "(torch.FloatTensor and the tensor persistent id are not on the allowlist)")
+case("torch_tar_malicious.pt", torch_tar(record=OS_SYSTEM), "malicious", "torch-tar",
+     rules=["denied-global", "unknown-persistent-id", "torch-legacy-layout"],
+     members={"storages": ["torch-records", "malicious"]},
+     desc="a storage record pickle of an old tar checkpoint runs os.system")
 case("legacy_torch_sysinfo.pt", legacy(sys_info=OS_SYSTEM), "malicious", "torch-legacy",
      rules=["denied-global"], technique="C7", desc="the sys_info pickle (the third) is malicious")
 case("legacy_torch_object.pt", legacy(obj=P2 + OS_SYSTEM[:-1] + b"0" + torch_data_pkl()[2:]),

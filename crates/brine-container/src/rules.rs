@@ -106,7 +106,7 @@ rules! {
     TORCHSCRIPT = "torchscript", Some("E1"), Suspicious,
         "TorchScript code runs when torch.jit.load loads the archive (torch.load hands TorchScript archives to it, even with weights_only=True in torch < 2.6, CVE-2025-32434)";
     TORCH_LEGACY = "torch-legacy-layout", Some("C7"), Suspicious,
-        "the legacy PyTorch stream does not have the layout torch.save writes (magic, protocol, sys_info, object, key list, storages): what does not fit was scanned as pickles or reported";
+        "a legacy PyTorch checkpoint does not have the layout torch.save writes (a stream: magic, protocol, sys_info, object, key list, storages; a tar: record counts, record pickles, raw records): what does not fit was scanned as pickles or reported";
     NPY_OBJECT = "npy-object-array", Some("D10"), Info,
         "a .npy array of dtype object: its data is a pickle, which numpy.load(allow_pickle=True) runs; it is scanned";
     NPY_HEADER = "npy-bad-header", Some("D10"), Suspicious,

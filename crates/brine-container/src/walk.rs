@@ -26,6 +26,10 @@ pub enum Kind {
     TorchLegacy,
     /// A tar archive.
     Tar,
+    /// A pre-0.4 PyTorch tar checkpoint (`sys_info`, `pickle`, `storages`, `tensors`).
+    TorchTar,
+    /// The `storages` or `tensors` member of one: pickles between raw records.
+    TorchRecords,
     /// A `.npy` array of plain numbers (its data is skipped).
     Npy,
     /// A `.npy` array of Python objects (its data is a pickle, scanned).
@@ -42,7 +46,8 @@ pub enum Kind {
 
 impl Kind {
     /// The kind's name in reports: `pickle`, `zip`, `torch-zip`, `torchscript`,
-    /// `torch-legacy`, `tar`, `npy`, `npy-object`, `gzip` (etc.), `storage`, `data`.
+    /// `torch-legacy`, `tar`, `torch-tar`, `torch-records`, `npy`, `npy-object`, `gzip`
+    /// (etc.), `storage`, `data`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Pickle => "pickle",
@@ -51,6 +56,8 @@ impl Kind {
             Kind::TorchScript => "torchscript",
             Kind::TorchLegacy => "torch-legacy",
             Kind::Tar => "tar",
+            Kind::TorchTar => "torch-tar",
+            Kind::TorchRecords => "torch-records",
             Kind::Npy => "npy",
             Kind::NpyObject => "npy-object",
             Kind::Compressed(c) => c.name(),
@@ -68,6 +75,7 @@ impl Kind {
                 | Kind::TorchScript
                 | Kind::TorchLegacy
                 | Kind::Tar
+                | Kind::TorchTar
                 | Kind::Compressed(_)
         )
     }
@@ -571,9 +579,24 @@ impl Walker<'_> {
 
     fn tar(&mut self, path: &str, data: &[u8], depth: usize) -> Node {
         let (entries, findings) = tar::parse(data);
-        let mut node = Node::new(Kind::Tar);
+        let files = || entries.iter().filter(|e| e.is_file());
+        let torch_tar = torch::is_legacy_tar(files().map(|e| e.name.as_str()));
+        let mut node = Node::new(if torch_tar { Kind::TorchTar } else { Kind::Tar });
         node.findings = findings;
-        for e in entries.iter().filter(|e| e.is_file()) {
+        for e in files() {
+            let records = match e.name.as_str() {
+                "storages" if torch_tar => Some(torch::TarMember::Storages),
+                "tensors" if torch_tar => Some(torch::TarMember::Tensors),
+                _ => None,
+            };
+            if let Some(which) = records {
+                let mpath = format!("{path}!{}", e.name);
+                if let Some(i) = self.begin(mpath, Some(e.header_offset), e.data.len() as u64) {
+                    let n = self.records(e.data, which);
+                    self.finish(i, n, Vec::new(), None);
+                }
+                continue;
+            }
             self.member(
                 format!("{path}!{}", e.name),
                 Some(e.header_offset),
@@ -583,6 +606,45 @@ impl Walker<'_> {
                 Kind::Tar,
             );
         }
+        node
+    }
+
+    /// An old tar checkpoint's `storages` or `tensors`: every pickle scanned, raw records
+    /// skipped, what does not fit reported and scanned as pickles.
+    fn records(&self, data: &[u8], which: torch::TarMember) -> Node {
+        let layout = torch::legacy_tar_stream(data, which);
+        let mut report = Report {
+            verdict: Verdict::Safe,
+            findings: Vec::new(),
+            pickles: 0,
+            dropped: 0,
+        };
+        let mut ranges = layout.pickles.clone();
+        if layout.problem.is_some() && layout.end < data.len() {
+            ranges.push(layout.end..data.len());
+        }
+        for r in ranges {
+            let Some(bytes) = data.get(r.clone()) else {
+                continue;
+            };
+            let mut part = shift(scan_bytes(bytes, self.policy), r.start as u64);
+            if part.verdict == Verdict::Error && r.start == layout.end {
+                continue; // what does not fit is no pickle: the finding below says so
+            }
+            for f in &mut part.findings {
+                f.pickle += report.pickles;
+            }
+            report.verdict = report.verdict.max(part.verdict);
+            report.pickles += part.pickles;
+            report.dropped += part.dropped;
+            report.findings.append(&mut part.findings);
+        }
+        let mut node = Node::new(Kind::TorchRecords);
+        if let Some(problem) = layout.problem {
+            node.findings
+                .push(rules::TORCH_LEGACY.finding(Some(layout.end as u64), problem));
+        }
+        node.report = Some(report);
         node
     }
 
