@@ -228,6 +228,15 @@ case("polyglot.pkl", OS_SYSTEM + inner, "malicious", "zip", rules=["zip-polyglot
      members={"<prefix>": ["pickle", "malicious"], "README": ["data", "safe"]}, technique="D6",
      desc="pickle/zip polyglot: a malicious pickle before a benign zip")
 
+core = plain_zip([("README", b"just a zip\n")])
+rest = b"0" + OS_SYSTEM  # POP the bytes, then the payload
+_, _, eocd = headers(core)
+core = patch(core, eocd + 20, "<H", len(rest))
+case("polyglot_engulfing.pkl", P2 + b"B" + struct.pack("<I", len(core)) + core + rest, "malicious",
+     "zip", rules=["zip-polyglot", "denied-global"],
+     members={"<prefix>": ["pickle", "malicious"], "README": ["data", "safe"]}, technique="D6",
+     desc="a pickle whose BINBYTES holds the whole zip and whose payload is the zip comment")
+
 inner = plain_zip([("evil.pkl", OS_SYSTEM)])
 case("nested.zip", plain_zip([("inner.zip", inner), ("ok.pkl", BENIGN)]), "malicious", "zip",
      rules=["nested-archive", "denied-global"],

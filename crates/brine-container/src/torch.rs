@@ -112,7 +112,9 @@ pub fn zip_layout<'z, 'a>(archive: &'z Archive<'a>) -> Option<TorchZip<'z, 'a>> 
     })
 }
 
-fn decode_options<'o>() -> Options<'o> {
+/// Decoder options as the scanner reads pickles (nothing is reduced to a native value, Python
+/// 2 strings as Latin-1, so no string stops the decoder).
+pub(crate) fn decode_options<'o>() -> Options<'o> {
     Options {
         native_reductions: false,
         encoding: Py2Encoding::Latin1,

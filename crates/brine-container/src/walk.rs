@@ -454,8 +454,15 @@ impl Walker<'_> {
             ));
         }
         if !archive.prefix.is_empty() {
-            let r = scan_bytes(archive.prefix, self.policy);
-            let len = archive.prefix.len();
+            // What pickle.load reads: its first pickle may run past the first local header
+            // (a BINBYTES holding the archive, the rest in the zip comment), so scan from 0 to
+            // the end of that pickle, or all of the prefix if that is longer.
+            let first = brine::Decoder::new(torch::decode_options())
+                .decode_slice_prefix(data)
+                .map(|(_, used)| used);
+            let span = first.map_or(archive.prefix.len(), |n| n.max(archive.prefix.len()));
+            let r = scan_bytes(data.get(..span).unwrap_or(archive.prefix), self.policy);
+            let len = span;
             if r.verdict == Verdict::Error {
                 node.findings.push(rules::ZIP_PREFIX.finding(
                     Some(0),
@@ -464,7 +471,10 @@ impl Walker<'_> {
             } else {
                 node.findings.push(rules::ZIP_POLYGLOT.finding(
                     Some(0),
-                    format!("a pickle of {} bytes before the first local header", len),
+                    format!(
+                        "a pickle before the first local header ({} bytes from the start of the file)",
+                        len
+                    ),
                 ));
                 if let Some(i) = self.begin(format!("{path}!<prefix>"), Some(0), len as u64) {
                     let n = Node {
