@@ -350,6 +350,9 @@ case("compressed_truncated.gz", gzip.compress(BENIGN + OS_SYSTEM, mtime=0)[:-12]
      desc="a truncated gzip: what decoded before the error is scanned")
 case("tar_malicious.tar", tar([("ok.pkl", BENIGN), ("evil/data.pkl", OS_SYSTEM)]), "malicious",
      "tar", rules=["denied-global"], members={"evil/data.pkl": ["pickle", "malicious"]})
+case("tar_polyglot.tar", tar([(OS_SYSTEM.decode(), BENIGN)]), "malicious", "tar",
+     rules=["pickle-polyglot", "denied-global"], members={"<prefix>": ["pickle", "malicious"]},
+     technique="D6", desc="a tar whose first member's name is a malicious pickle")
 case("tar_gz_malicious.tar.gz", gzip.compress(tar([("evil.pkl", OS_SYSTEM)]), mtime=0),
      "malicious", "gzip", rules=["denied-global"],
      members={"<gzip>": ["tar", "safe"], "<gzip>!evil.pkl": ["pickle", "malicious"]})

@@ -81,6 +81,8 @@ rules! {
         "a local header that the central directory does not list: streaming readers see a member that directory readers do not";
     ZIP_POLYGLOT = "zip-polyglot", Some("D6"), Suspicious,
         "a pickle before the first zip header: pickle.load runs it while zip readers see only the archive (pickle/zip polyglot); the prefix is scanned as a pickle";
+    POLYGLOT = "pickle-polyglot", Some("D6"), Suspicious,
+        "the archive is also a pickle from its first byte (a tar header whose name is pickle opcodes): pickle.load runs it while archive readers see members; it is scanned as the member <prefix>";
     ZIP_PREFIX = "zip-prefix", Some("D6"), Info,
         "bytes before the first zip header that are no pickle (a self-extractor stub or padding)";
     ZIP_COMMENT = "zip-comment", None, Info,

@@ -593,6 +593,7 @@ impl Walker<'_> {
         let torch_tar = torch::is_legacy_tar(files().map(|e| e.name.as_str()));
         let mut node = Node::new(if torch_tar { Kind::TorchTar } else { Kind::Tar });
         node.findings = findings;
+        self.leading_pickle(path, data, &mut node);
         for e in files() {
             let records = match e.name.as_str() {
                 "storages" if torch_tar => Some(torch::TarMember::Storages),
@@ -617,6 +618,37 @@ impl Walker<'_> {
             );
         }
         node
+    }
+
+    /// A pickle at the start of an archive that is not a zip (whose prefix is handled with
+    /// its own rules): one that `pickle.load` reads whole, or one that reaches something
+    /// malicious before it breaks, becomes the member `<prefix>`.
+    fn leading_pickle(&mut self, path: &str, data: &[u8], node: &mut Node) {
+        let first = brine::Decoder::new(torch::decode_options())
+            .decode_slice_prefix(data)
+            .map(|(_, used)| used);
+        let (report, span) = match first {
+            Ok(n) => (scan_bytes(data.get(..n).unwrap_or(data), self.policy), n),
+            Err(_) => {
+                let r = scan_bytes(data, self.policy);
+                if r.verdict != Verdict::Malicious {
+                    return;
+                }
+                (r, data.len())
+            }
+        };
+        node.findings.push(rules::POLYGLOT.finding(
+            Some(0),
+            format!("{} bytes from the start of the file read as a pickle", span),
+        ));
+        if let Some(i) = self.begin(format!("{path}!<prefix>"), Some(0), span as u64) {
+            let n = Node {
+                kind: Kind::Pickle,
+                report: Some(report),
+                findings: Vec::new(),
+            };
+            self.finish(i, n, Vec::new(), None);
+        }
     }
 
     /// An old tar checkpoint's `storages` or `tensors`: every pickle scanned, raw records
