@@ -228,6 +228,15 @@ case("polyglot.pkl", OS_SYSTEM + inner, "malicious", "zip", rules=["zip-polyglot
      members={"<prefix>": ["pickle", "malicious"], "README": ["data", "safe"]}, technique="D6",
      desc="pickle/zip polyglot: a malicious pickle before a benign zip")
 
+core = plain_zip([("README", b"just a zip\n")])
+rest = b"0" + OS_SYSTEM  # POP the bytes, then the payload
+_, _, eocd = headers(core)
+core = patch(core, eocd + 20, "<H", len(rest))
+case("polyglot_engulfing.pkl", P2 + b"B" + struct.pack("<I", len(core)) + core + rest, "malicious",
+     "zip", rules=["zip-polyglot", "denied-global"],
+     members={"<prefix>": ["pickle", "malicious"], "README": ["data", "safe"]}, technique="D6",
+     desc="a pickle whose BINBYTES holds the whole zip and whose payload is the zip comment")
+
 inner = plain_zip([("evil.pkl", OS_SYSTEM)])
 case("nested.zip", plain_zip([("inner.zip", inner), ("ok.pkl", BENIGN)]), "malicious", "zip",
      rules=["nested-archive", "denied-global"],
@@ -332,14 +341,42 @@ for fmt, data in [("gzip", gzip.compress(OS_SYSTEM, mtime=0)), ("zlib", zlib.com
                   ("lzma", lzma.compress(OS_SYSTEM, format=lzma.FORMAT_ALONE))]:
     case("compressed_malicious.%s.joblib" % fmt, data, "malicious", fmt, rules=["denied-global"],
          members={"<%s>" % fmt: ["pickle", "malicious"]}, technique="D9")
+zf = b"ZF" + ("0x%x" % len(OS_SYSTEM)).ljust(19).encode() + zlib.compress(OS_SYSTEM)
+case("joblib_zf_malicious.pkl", zf, "malicious", "joblib-zf", rules=["denied-global"],
+     members={"<joblib-zf>": ["pickle", "malicious"]}, technique="D9",
+     desc="joblib < 0.10 compressed format: 'ZF', a hex length, zlib")
 case("compressed_truncated.gz", gzip.compress(BENIGN + OS_SYSTEM, mtime=0)[:-12], "malicious",
      "gzip", rules=["decompress-error", "denied-global"],
      desc="a truncated gzip: what decoded before the error is scanned")
 case("tar_malicious.tar", tar([("ok.pkl", BENIGN), ("evil/data.pkl", OS_SYSTEM)]), "malicious",
      "tar", rules=["denied-global"], members={"evil/data.pkl": ["pickle", "malicious"]})
+case("tar_polyglot.tar", tar([(OS_SYSTEM.decode(), BENIGN)]), "malicious", "tar",
+     rules=["pickle-polyglot", "denied-global"], members={"<prefix>": ["pickle", "malicious"]},
+     technique="D6", desc="a tar whose first member's name is a malicious pickle")
 case("tar_gz_malicious.tar.gz", gzip.compress(tar([("evil.pkl", OS_SYSTEM)]), mtime=0),
      "malicious", "gzip", rules=["denied-global"],
      members={"<gzip>": ["tar", "safe"], "<gzip>!evil.pkl": ["pickle", "malicious"]})
+def torch_tar(record=None):
+    """A pre-0.4 torch.save tar: sys_info, pickle, storages (one FloatStorage), tensors (one)."""
+    record = record or (P2 + b"(" + X("0") + X("cpu") + G("torch", "FloatStorage") + b"t.")
+    storages = P2 + K(1) + b"." + record + struct.pack("<q", 4) + TENSOR
+    tensor = P2 + b"(" + X("t0") + X("0") + G("torch", "FloatTensor") + b"t."
+    tensors = (P2 + K(1) + b"." + tensor + struct.pack("<ii", 2, 0) + struct.pack("<2q", 2, 2)
+               + struct.pack("<2q", 2, 1) + struct.pack("<q", 0))
+    obj = P2 + b"}" + X("w") + b"(" + X("tensor") + X("t0") + b"tQs."
+    return tar([("sys_info", SYS_INFO), ("pickle", obj), ("storages", storages),
+                ("tensors", tensors)])
+
+
+case("torch_tar_old.pt", torch_tar(), "suspicious", "torch-tar", rules=["unknown-persistent-id"],
+     members={"storages": ["torch-records", "safe"], "tensors": ["torch-records", "suspicious"],
+              "sys_info": ["pickle", "safe"]},
+     desc="pre-0.4 tar checkpoint: every record pickle scanned, raw records skipped "
+          "(torch.FloatTensor and the tensor persistent id are not on the allowlist)")
+case("torch_tar_malicious.pt", torch_tar(record=OS_SYSTEM), "malicious", "torch-tar",
+     rules=["denied-global", "unknown-persistent-id", "torch-legacy-layout"],
+     members={"storages": ["torch-records", "malicious"]},
+     desc="a storage record pickle of an old tar checkpoint runs os.system")
 case("legacy_torch_sysinfo.pt", legacy(sys_info=OS_SYSTEM), "malicious", "torch-legacy",
      rules=["denied-global"], technique="C7", desc="the sys_info pickle (the third) is malicious")
 case("legacy_torch_object.pt", legacy(obj=P2 + OS_SYSTEM[:-1] + b"0" + torch_data_pkl()[2:]),

@@ -13,9 +13,10 @@
 //! | lzma-alone | properties byte `5d`, a dictionary size `00 00 ..`, then the size | `lzma.FORMAT_ALONE`, joblib `'lzma'` |
 //! | zstd | `28 b5 2f fd` | `zstandard` |
 //! | lz4 frame | `04 22 4d 18` | `lz4.frame`, joblib `'lz4'` |
+//! | joblib `ZF` | `ZF0x`, the length in hex padded with spaces to 19 characters, then zlib | joblib before 0.10 (`compress=True`, and its `.z` array files) |
 //!
-//! No pickler writes a pickle that starts with one of these: `1f`, `fd`, `04` and `78` (`x`)
-//! are no opcodes; `(` is MARK, but `b5` after it is no opcode either; `]` (EMPTY_LIST) is
+//! No pickler writes a pickle that starts with one of these: `1f`, `fd`, `04`, `78` (`x`)
+//! and `5a` (`Z`) are no opcodes; `(` is MARK, but `b5` after it is no opcode either; `]` (EMPTY_LIST) is
 //! never followed by `00`, which is no opcode; `B` is BINBYTES, and `BZh` could only start a
 //! hand-made pickle without a PROTO opcode whose first bytes object is at least 5.9 MB. Each
 //! magic is checked in full, so a protocol 0 pickle that starts with MARK `(` is read as it
@@ -58,6 +59,8 @@ pub enum Compression {
     Zstd,
     /// An LZ4 frame, `04 22 4d 18`.
     Lz4,
+    /// joblib's old format: `ZF`, a 19-character hex length, then a zlib stream.
+    JoblibZf,
 }
 
 impl Compression {
@@ -71,12 +74,16 @@ impl Compression {
             Compression::LzmaAlone => "lzma",
             Compression::Zstd => "zstd",
             Compression::Lz4 => "lz4",
+            Compression::JoblibZf => "joblib-zf",
         }
     }
 }
 
 /// The longest prefix [`detect`] looks at.
-pub const MAGIC_LEN: usize = 13;
+pub const MAGIC_LEN: usize = ZF_HEADER + 2;
+
+/// joblib's `ZF` header: `ZF` and `hex(length).ljust(19)`.
+const ZF_HEADER: usize = 21;
 
 /// The compression format whose magic bytes `prefix` starts with, if any.
 pub fn detect(prefix: &[u8]) -> Option<Compression> {
@@ -94,6 +101,8 @@ pub fn detect(prefix: &[u8]) -> Option<Compression> {
         Some(Compression::Zlib)
     } else if is_lzma_alone(prefix) {
         Some(Compression::LzmaAlone)
+    } else if is_joblib_zf(prefix) {
+        Some(Compression::JoblibZf)
     } else {
         None
     }
@@ -106,6 +115,20 @@ fn is_zlib(p: &[u8]) -> bool {
         [0x78, flg, ..] => (0x7800u16 | u16::from(*flg)).is_multiple_of(31) && flg & 0x20 == 0,
         _ => false,
     }
+}
+
+fn is_joblib_zf(p: &[u8]) -> bool {
+    let Some(len) = p.get(2..ZF_HEADER) else {
+        return false;
+    };
+    let text = len.strip_prefix(b"0x").unwrap_or(&[]);
+    let digits = text.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    p.starts_with(b"ZF0x")
+        && digits > 0
+        && text
+            .get(digits..)
+            .is_some_and(|t| t.iter().all(|&b| b == b' '))
+        && p.get(ZF_HEADER..).is_some_and(is_zlib)
 }
 
 /// The 13-byte `.lzma` header as Python's `lzma` module writes it: properties `5d` (lc=3,
@@ -193,6 +216,13 @@ pub fn decompress_into(
         }
         Compression::Zstd => zstd_frames(src, max, out),
         Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(src), kind, max, out),
+        Compression::JoblibZf => {
+            let mut src = src;
+            let mut header = [0u8; ZF_HEADER];
+            src.read_exact(&mut header)
+                .map_err(|e| decompress_error(kind, &e))?;
+            read_bounded(flate2::bufread::ZlibDecoder::new(src), kind, max, out)
+        }
     }
 }
 
@@ -327,6 +357,12 @@ mod tests {
         assert_eq!(detect(b"\x5d\x00\x00\x80\x00\xff\xff"), None, "short");
         assert_eq!(detect(b"]q\x00(K\x01e."), None, "EMPTY_LIST pickle");
         assert_eq!(detect(b"\x04\x22\x4d\x18\x64"), Some(Compression::Lz4));
+        assert_eq!(
+            detect(b"ZF0x1a               x\x9c"),
+            Some(Compression::JoblibZf)
+        );
+        assert_eq!(detect(b"ZF0x1a               y\x9c"), None);
+        assert_eq!(detect(b"ZF0x1a  1            x\x9c"), None);
     }
 
     #[test]

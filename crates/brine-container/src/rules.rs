@@ -81,6 +81,8 @@ rules! {
         "a local header that the central directory does not list: streaming readers see a member that directory readers do not";
     ZIP_POLYGLOT = "zip-polyglot", Some("D6"), Suspicious,
         "a pickle before the first zip header: pickle.load runs it while zip readers see only the archive (pickle/zip polyglot); the prefix is scanned as a pickle";
+    POLYGLOT = "pickle-polyglot", Some("D6"), Suspicious,
+        "the archive is also a pickle from its first byte (a tar header whose name is pickle opcodes): pickle.load runs it while archive readers see members; it is scanned as the member <prefix>";
     ZIP_PREFIX = "zip-prefix", Some("D6"), Info,
         "bytes before the first zip header that are no pickle (a self-extractor stub or padding)";
     ZIP_COMMENT = "zip-comment", None, Info,
@@ -106,7 +108,7 @@ rules! {
     TORCHSCRIPT = "torchscript", Some("E1"), Suspicious,
         "TorchScript code runs when torch.jit.load loads the archive (torch.load hands TorchScript archives to it, even with weights_only=True in torch < 2.6, CVE-2025-32434)";
     TORCH_LEGACY = "torch-legacy-layout", Some("C7"), Suspicious,
-        "the legacy PyTorch stream does not have the layout torch.save writes (magic, protocol, sys_info, object, key list, storages): what does not fit was scanned as pickles or reported";
+        "a legacy PyTorch checkpoint does not have the layout torch.save writes (a stream: magic, protocol, sys_info, object, key list, storages; a tar: record counts, record pickles, raw records): what does not fit was scanned as pickles or reported";
     NPY_OBJECT = "npy-object-array", Some("D10"), Info,
         "a .npy array of dtype object: its data is a pickle, which numpy.load(allow_pickle=True) runs; it is scanned";
     NPY_HEADER = "npy-bad-header", Some("D10"), Suspicious,

@@ -63,5 +63,10 @@ mod tests {
         assert_eq!(sniff(b"L119547037146038801333356L\n."), Format::TorchLegacy);
         assert_eq!(sniff(b"L119547037146038801333357L\n."), Format::Pickle);
         assert_eq!(sniff(b"x\x9c"), Format::Compressed(Compression::Zlib));
+        // The bytes of an empty zip inside a pickle do not make it a zip.
+        let mut p = b"\x80\x02C\x16PK\x05\x06".to_vec();
+        p.extend_from_slice(&[0; 18]);
+        p.push(b'.');
+        assert_eq!(sniff(&p), Format::Pickle);
     }
 }

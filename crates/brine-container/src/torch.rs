@@ -112,7 +112,9 @@ pub fn zip_layout<'z, 'a>(archive: &'z Archive<'a>) -> Option<TorchZip<'z, 'a>> 
     })
 }
 
-fn decode_options<'o>() -> Options<'o> {
+/// Decoder options as the scanner reads pickles (nothing is reduced to a native value, Python
+/// 2 strings as Latin-1, so no string stops the decoder).
+pub(crate) fn decode_options<'o>() -> Options<'o> {
     Options {
         native_reductions: false,
         encoding: Py2Encoding::Latin1,
@@ -258,4 +260,135 @@ fn storage_pid(graph: &brine::Graph<'_>, pid: Value) -> Option<(String, u64)> {
     }
     let size = element_size(name.as_str()?.rsplit('.').next()?)?;
     Some((t.at(2)?.as_str()?.to_owned(), size))
+}
+
+/// The layout of the `storages` or `tensors` member of a pre-0.4 PyTorch *tar* checkpoint
+/// (members `sys_info`, `pickle`, `storages`, `tensors`): a pickle with the record count,
+/// then per record a pickle and raw bytes. `storages` records are `(key, location,
+/// storage_type)` then an `i64` element count and the elements; `tensors` records are `(key,
+/// storage_id, tensor_type)` then `ndim` (`i32`, 4 bytes of padding), `ndim` sizes, `ndim`
+/// strides and the storage offset (`i64` each).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TarStream {
+    /// The byte ranges of the pickles (all run when torch loads the checkpoint).
+    pub pickles: Vec<Range<usize>>,
+    /// The byte ranges of raw data between them.
+    pub raw: Vec<Range<usize>>,
+    /// Where the layout stopped making sense (end of input for a well-formed member).
+    pub end: usize,
+    /// Why it stopped early, if it did.
+    pub problem: Option<String>,
+}
+
+/// Which member of an old tar checkpoint a stream is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TarMember {
+    /// `storages`.
+    Storages,
+    /// `tensors`.
+    Tensors,
+}
+
+/// Whether tar member names are those of a pre-0.4 PyTorch tar checkpoint.
+pub fn is_legacy_tar<'n>(names: impl IntoIterator<Item = &'n str>) -> bool {
+    let mut seen = [false; 3];
+    for n in names {
+        match n {
+            "pickle" => seen[0] = true,
+            "storages" => seen[1] = true,
+            "tensors" => seen[2] = true,
+            _ => {}
+        }
+    }
+    seen.iter().all(|&s| s)
+}
+
+/// Reads the layout of an old tar checkpoint's `storages` or `tensors` member.
+pub fn legacy_tar_stream(data: &[u8], member: TarMember) -> TarStream {
+    let mut out = TarStream::default();
+    let mut pos = 0usize;
+    let fail = |out: &mut TarStream, pos: usize, why: String| {
+        out.problem = Some(why);
+        out.end = pos;
+    };
+    let decode = |pos: usize| -> Result<(Option<i64>, Option<u64>, usize), String> {
+        let rest = data.get(pos..).unwrap_or(&[]);
+        let mut dec = Decoder::new(decode_options());
+        let (graph, used) = dec
+            .decode_slice_prefix(rest)
+            .map_err(|e| format!("the pickle at byte {pos} does not parse: {e}"))?;
+        let root = graph.root();
+        let size = root
+            .at(2)
+            .and_then(|t| t.global_name())
+            .and_then(|(_, name)| element_size(name.as_str()?.rsplit('.').next()?));
+        Ok((root.as_i64(), size, used))
+    };
+    let count = match decode(pos) {
+        Ok((Some(n), _, used)) if n >= 0 => {
+            out.pickles.push(pos..pos + used);
+            pos += used;
+            n
+        }
+        Ok(_) => {
+            fail(
+                &mut out,
+                pos,
+                "the first pickle is not a record count".into(),
+            );
+            return out;
+        }
+        Err(e) => {
+            fail(&mut out, pos, e);
+            return out;
+        }
+    };
+    for i in 0..count {
+        let (elsize, used) = match decode(pos) {
+            Ok((_, size, used)) => (size, used),
+            Err(e) => {
+                fail(&mut out, pos, e);
+                return out;
+            }
+        };
+        out.pickles.push(pos..pos + used);
+        pos += used;
+        let raw_len = match member {
+            TarMember::Storages => {
+                let Some(elsize) = elsize else {
+                    fail(
+                        &mut out,
+                        pos,
+                        format!("storage record {i} names no known storage type"),
+                    );
+                    return out;
+                };
+                crate::bytes::u64_at(data, pos)
+                    .and_then(|n| n.checked_mul(elsize))
+                    .and_then(|n| n.checked_add(8))
+            }
+            TarMember::Tensors => crate::bytes::u32_at(data, pos)
+                .filter(|&ndim| ndim <= 64)
+                .map(|ndim| 8 + 16 * u64::from(ndim) + 8),
+        };
+        let end = raw_len
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(|n| pos.checked_add(n))
+            .filter(|&e| e <= data.len());
+        let Some(end) = end else {
+            fail(
+                &mut out,
+                pos,
+                format!("record {i}: its raw data runs past the end"),
+            );
+            return out;
+        };
+        out.raw.push(pos..end);
+        pos = end;
+    }
+    out.end = pos;
+    if pos < data.len() {
+        out.problem = Some(format!("{} bytes after the last record", data.len() - pos));
+    }
+    out
 }

@@ -26,6 +26,10 @@ pub enum Kind {
     TorchLegacy,
     /// A tar archive.
     Tar,
+    /// A pre-0.4 PyTorch tar checkpoint (`sys_info`, `pickle`, `storages`, `tensors`).
+    TorchTar,
+    /// The `storages` or `tensors` member of one: pickles between raw records.
+    TorchRecords,
     /// A `.npy` array of plain numbers (its data is skipped).
     Npy,
     /// A `.npy` array of Python objects (its data is a pickle, scanned).
@@ -42,7 +46,8 @@ pub enum Kind {
 
 impl Kind {
     /// The kind's name in reports: `pickle`, `zip`, `torch-zip`, `torchscript`,
-    /// `torch-legacy`, `tar`, `npy`, `npy-object`, `gzip` (etc.), `storage`, `data`.
+    /// `torch-legacy`, `tar`, `torch-tar`, `torch-records`, `npy`, `npy-object`, `gzip`
+    /// (etc.), `storage`, `data`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Pickle => "pickle",
@@ -51,6 +56,8 @@ impl Kind {
             Kind::TorchScript => "torchscript",
             Kind::TorchLegacy => "torch-legacy",
             Kind::Tar => "tar",
+            Kind::TorchTar => "torch-tar",
+            Kind::TorchRecords => "torch-records",
             Kind::Npy => "npy",
             Kind::NpyObject => "npy-object",
             Kind::Compressed(c) => c.name(),
@@ -68,6 +75,7 @@ impl Kind {
                 | Kind::TorchScript
                 | Kind::TorchLegacy
                 | Kind::Tar
+                | Kind::TorchTar
                 | Kind::Compressed(_)
         )
     }
@@ -446,8 +454,15 @@ impl Walker<'_> {
             ));
         }
         if !archive.prefix.is_empty() {
-            let r = scan_bytes(archive.prefix, self.policy);
-            let len = archive.prefix.len();
+            // What pickle.load reads: its first pickle may run past the first local header
+            // (a BINBYTES holding the archive, the rest in the zip comment), so scan from 0 to
+            // the end of that pickle, or all of the prefix if that is longer.
+            let first = brine::Decoder::new(torch::decode_options())
+                .decode_slice_prefix(data)
+                .map(|(_, used)| used);
+            let span = first.map_or(archive.prefix.len(), |n| n.max(archive.prefix.len()));
+            let r = scan_bytes(data.get(..span).unwrap_or(archive.prefix), self.policy);
+            let len = span;
             if r.verdict == Verdict::Error {
                 node.findings.push(rules::ZIP_PREFIX.finding(
                     Some(0),
@@ -456,7 +471,10 @@ impl Walker<'_> {
             } else {
                 node.findings.push(rules::ZIP_POLYGLOT.finding(
                     Some(0),
-                    format!("a pickle of {} bytes before the first local header", len),
+                    format!(
+                        "a pickle before the first local header ({} bytes from the start of the file)",
+                        len
+                    ),
                 ));
                 if let Some(i) = self.begin(format!("{path}!<prefix>"), Some(0), len as u64) {
                     let n = Node {
@@ -571,9 +589,25 @@ impl Walker<'_> {
 
     fn tar(&mut self, path: &str, data: &[u8], depth: usize) -> Node {
         let (entries, findings) = tar::parse(data);
-        let mut node = Node::new(Kind::Tar);
+        let files = || entries.iter().filter(|e| e.is_file());
+        let torch_tar = torch::is_legacy_tar(files().map(|e| e.name.as_str()));
+        let mut node = Node::new(if torch_tar { Kind::TorchTar } else { Kind::Tar });
         node.findings = findings;
-        for e in entries.iter().filter(|e| e.is_file()) {
+        self.leading_pickle(path, data, &mut node);
+        for e in files() {
+            let records = match e.name.as_str() {
+                "storages" if torch_tar => Some(torch::TarMember::Storages),
+                "tensors" if torch_tar => Some(torch::TarMember::Tensors),
+                _ => None,
+            };
+            if let Some(which) = records {
+                let mpath = format!("{path}!{}", e.name);
+                if let Some(i) = self.begin(mpath, Some(e.header_offset), e.data.len() as u64) {
+                    let n = self.records(e.data, which);
+                    self.finish(i, n, Vec::new(), None);
+                }
+                continue;
+            }
             self.member(
                 format!("{path}!{}", e.name),
                 Some(e.header_offset),
@@ -583,6 +617,76 @@ impl Walker<'_> {
                 Kind::Tar,
             );
         }
+        node
+    }
+
+    /// A pickle at the start of an archive that is not a zip (whose prefix is handled with
+    /// its own rules): one that `pickle.load` reads whole, or one that reaches something
+    /// malicious before it breaks, becomes the member `<prefix>`.
+    fn leading_pickle(&mut self, path: &str, data: &[u8], node: &mut Node) {
+        let first = brine::Decoder::new(torch::decode_options())
+            .decode_slice_prefix(data)
+            .map(|(_, used)| used);
+        let (report, span) = match first {
+            Ok(n) => (scan_bytes(data.get(..n).unwrap_or(data), self.policy), n),
+            Err(_) => {
+                let r = scan_bytes(data, self.policy);
+                if r.verdict != Verdict::Malicious {
+                    return;
+                }
+                (r, data.len())
+            }
+        };
+        node.findings.push(rules::POLYGLOT.finding(
+            Some(0),
+            format!("{} bytes from the start of the file read as a pickle", span),
+        ));
+        if let Some(i) = self.begin(format!("{path}!<prefix>"), Some(0), span as u64) {
+            let n = Node {
+                kind: Kind::Pickle,
+                report: Some(report),
+                findings: Vec::new(),
+            };
+            self.finish(i, n, Vec::new(), None);
+        }
+    }
+
+    /// An old tar checkpoint's `storages` or `tensors`: every pickle scanned, raw records
+    /// skipped, what does not fit reported and scanned as pickles.
+    fn records(&self, data: &[u8], which: torch::TarMember) -> Node {
+        let layout = torch::legacy_tar_stream(data, which);
+        let mut report = Report {
+            verdict: Verdict::Safe,
+            findings: Vec::new(),
+            pickles: 0,
+            dropped: 0,
+        };
+        let mut ranges = layout.pickles.clone();
+        if layout.problem.is_some() && layout.end < data.len() {
+            ranges.push(layout.end..data.len());
+        }
+        for r in ranges {
+            let Some(bytes) = data.get(r.clone()) else {
+                continue;
+            };
+            let mut part = shift(scan_bytes(bytes, self.policy), r.start as u64);
+            if part.verdict == Verdict::Error && r.start == layout.end {
+                continue; // what does not fit is no pickle: the finding below says so
+            }
+            for f in &mut part.findings {
+                f.pickle += report.pickles;
+            }
+            report.verdict = report.verdict.max(part.verdict);
+            report.pickles += part.pickles;
+            report.dropped += part.dropped;
+            report.findings.append(&mut part.findings);
+        }
+        let mut node = Node::new(Kind::TorchRecords);
+        if let Some(problem) = layout.problem {
+            node.findings
+                .push(rules::TORCH_LEGACY.finding(Some(layout.end as u64), problem));
+        }
+        node.report = Some(report);
         node
     }
 

@@ -207,10 +207,12 @@ pub fn sniff(data: &[u8]) -> bool {
     let Some(pos) = find_eocd(data) else {
         return false;
     };
+    // An empty archive only at the start of the data: 22 bytes of `PK\x05\x06` and zeros are
+    // easily found inside a pickle's bytes.
     match locate_central(data, pos) {
         Some(c) => {
-            (c.count == 0 && c.size == 0)
-                || slice(data, c.start, 4).is_some_and(|s| s == CENTRAL_SIG)
+            (c.count == 0 && c.size == 0 && pos == 0)
+                || (c.count > 0 && slice(data, c.start, 4).is_some_and(|s| s == CENTRAL_SIG))
         }
         None => false,
     }

@@ -349,3 +349,28 @@ fn storage_named_only_in_one_directory_is_scanned() {
     assert_eq!(r.verdict, Verdict::Safe);
     assert_eq!(r.members[1].kind, Kind::Storage);
 }
+
+#[test]
+fn old_tar_checkpoint_records() {
+    let data = corpus("torch_tar_old.pt");
+    let (entries, findings) = brine_container::tar::parse(&data);
+    assert!(findings.is_empty(), "{findings:?}");
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert!(torch::is_legacy_tar(names.iter().copied()));
+    let storages = entries.iter().find(|e| e.name == "storages").unwrap();
+    let s = torch::legacy_tar_stream(storages.data, torch::TarMember::Storages);
+    assert_eq!(s.problem, None);
+    assert_eq!((s.pickles.len(), s.raw.len()), (2, 1));
+    assert_eq!(s.raw[0].len(), 8 + 16);
+    assert_eq!(s.end, storages.data.len());
+    let tensors = entries.iter().find(|e| e.name == "tensors").unwrap();
+    let t = torch::legacy_tar_stream(tensors.data, torch::TarMember::Tensors);
+    assert_eq!(t.problem, None);
+    assert_eq!(t.raw[0].len(), 8 + 2 * 16 + 8);
+    // Cut inside the raw record: reported, not a panic.
+    let cut = torch::legacy_tar_stream(
+        &storages.data[..storages.data.len() - 3],
+        torch::TarMember::Storages,
+    );
+    assert!(cut.problem.unwrap().contains("runs past the end"));
+}
