@@ -1777,8 +1777,6 @@ fn unique_keys(g: &Graph<'_>, items: Vec<Value>) -> Vec<Value> {
     out
 }
 
-/// Bytes a payload holds that were copied (borrowed ones cost nothing).
-#[allow(clippy::ptr_arg)] // whether the Cow is borrowed is the point
 /// `module.name`, lossily.
 fn global_name(g: &Global<'_>) -> String {
     format!(
@@ -1788,8 +1786,8 @@ fn global_name(g: &Global<'_>) -> String {
     )
 }
 
-/// Bytes a payload copies (a borrowed one costs nothing): the `Cow` itself is the point.
-#[allow(clippy::ptr_arg)]
+/// Bytes a payload holds that were copied (borrowed ones cost nothing).
+#[allow(clippy::ptr_arg)] // whether the Cow is borrowed is the point
 fn owned_len(b: &Cow<'_, [u8]>) -> u64 {
     match b {
         Cow::Borrowed(_) => 0,
