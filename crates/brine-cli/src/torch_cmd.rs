@@ -237,10 +237,15 @@ fn convert(a: &ConvertArgs) -> Result<(), String> {
             ))
         }
     }
-    let data = read(&a.file)?;
+    // Everything but the tensor storages of a large zip is read into memory; storages are
+    // read from the file one at a time while writing (positional reads).
+    let path = Path::new(&a.file);
+    let data = brine_container::read_for_scan(path, brine_container::file::DEFAULT_SPARSE_FROM)
+        .map_err(|e| format!("brine: {}: {e}", a.file))?;
     let mut ck =
         brine_torch::Checkpoint::open(&data).map_err(|e| format!("brine: {}: {e}", a.file))?;
     ck.set_max_expansion(a.max_expansion);
+    ck.read_storages_from(fs::File::open(path).map_err(|e| format!("brine: {}: {e}", a.file))?);
     let total: u64 = ck
         .tensors()
         .iter()

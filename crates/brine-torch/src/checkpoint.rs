@@ -135,6 +135,11 @@ pub struct Checkpoint<'a> {
     graph: Graph<'a>,
     format: Format,
     storages: HashMap<String, Cow<'a, [u8]>>,
+    /// Where each stored (uncompressed) storage's bytes start in the input.
+    offsets: HashMap<String, u64>,
+    /// When set, storage bytes are read from this file at their offsets instead of from the
+    /// buffer ([`Checkpoint::read_storages_from`]).
+    file: Option<std::fs::File>,
     big_endian: bool,
     tensors: Vec<Tensor>,
     entries: Vec<Entry>,
@@ -195,13 +200,18 @@ impl<'a> Checkpoint<'a> {
         let graph = decode(pkl, policy)?;
         let big_endian = torch.byteorder.is_some_and(|b| b.trim_ascii() == b"big");
         let mut storages = HashMap::new();
+        let mut offsets = HashMap::new();
         for (key, entry) in &torch.storages {
-            storages.insert(key.clone(), read_member(entry)?);
+            let bytes = read_member(entry)?;
+            if let (Cow::Borrowed(_), Some(at)) = (&bytes, entry.data_offset()) {
+                offsets.insert(key.clone(), at);
+            }
+            storages.insert(key.clone(), bytes);
         }
         let format = Format::Zip {
             prefix: torch.prefix.clone(),
         };
-        Self::finish(graph, format, storages, big_endian)
+        Self::finish(graph, format, storages, offsets, big_endian)
     }
 
     fn open_legacy(data: &'a [u8], policy: &'a Policy) -> Result<Self, TorchError> {
@@ -224,16 +234,19 @@ impl<'a> Checkpoint<'a> {
             .is_some_and(|v| v == Value::Bool(false));
         let graph = decode(Cow::Borrowed(slice(object)?), policy)?;
         let mut storages = HashMap::new();
+        let mut offsets = HashMap::new();
         for (key, _, range) in &legacy.storages {
             storages.insert(key.clone(), Cow::Borrowed(slice(range)?));
+            offsets.insert(key.clone(), range.start as u64);
         }
-        Self::finish(graph, Format::Legacy, storages, big_endian)
+        Self::finish(graph, Format::Legacy, storages, offsets, big_endian)
     }
 
     fn finish(
         graph: Graph<'a>,
         format: Format,
         storages: HashMap<String, Cow<'a, [u8]>>,
+        offsets: HashMap<String, u64>,
         big_endian: bool,
     ) -> Result<Self, TorchError> {
         let rebuilds = Rebuilds { g: &graph };
@@ -255,6 +268,8 @@ impl<'a> Checkpoint<'a> {
             graph,
             format,
             storages,
+            offsets,
+            file: None,
             big_endian,
             tensors,
             entries,
@@ -379,21 +394,54 @@ impl<'a> Checkpoint<'a> {
         Ok(())
     }
 
+    /// Reads storage bytes from `file` (the file the checkpoint's bytes were read from) at
+    /// their offsets, instead of from the buffer given to [`open`](Self::open): for a
+    /// buffer read without its storages (`brine_container::read_for_scan` leaves them zero),
+    /// so a checkpoint is converted with positional reads, one storage at a time, never
+    /// holding the whole file. Compressed storages are still taken from the buffer.
+    pub fn read_storages_from(&mut self, file: std::fs::File) {
+        self.file = Some(file);
+    }
+
+    /// The bytes of a tensor's storage: from the buffer, or read from the file.
+    fn storage_data(&self, t: &Tensor) -> Result<Cow<'_, [u8]>, TorchError> {
+        let buf = self.storage_for(t)?;
+        match (&self.file, self.offsets.get(&t.storage_key)) {
+            (Some(f), Some(&at)) => {
+                let mut v = vec![0u8; buf.len()];
+                read_at(f, &mut v, at).map_err(|e| TorchError::Tensor {
+                    name: t.name.clone(),
+                    problem: format!("reading its storage from the file: {e}"),
+                })?;
+                Ok(Cow::Owned(v))
+            }
+            _ => Ok(Cow::Borrowed(buf)),
+        }
+    }
+
     /// The tensor's elements in row-major order, little-endian: borrowed from the file
     /// when the tensor is contiguous (and little-endian), gathered otherwise.
     pub fn tensor_bytes(&self, t: &Tensor) -> Result<Cow<'_, [u8]>, TorchError> {
         self.check_bounds(t)?;
-        let storage = self.storage_for(t)?;
+        match self.storage_data(t)? {
+            Cow::Borrowed(storage) => Ok(self.bytes_in(storage, t)),
+            Cow::Owned(storage) => Ok(Cow::Owned(self.bytes_in(&storage, t).into_owned())),
+        }
+    }
+
+    /// The tensor's elements taken from its storage's bytes (bounds already checked).
+    fn bytes_in<'s>(&self, storage: &'s [u8], t: &Tensor) -> Cow<'s, [u8]> {
         let item = t.dtype.itemsize;
-        let numel = usize::try_from(t.numel()).map_err(|_| TorchError::Tensor {
-            name: t.name.clone(),
-            problem: "too many elements for this machine".into(),
-        })?;
-        let mut out: Cow<'_, [u8]> = if numel == 0 {
+        let numel = usize::try_from(t.numel()).unwrap_or(usize::MAX);
+        let mut out: Cow<'s, [u8]> = if numel == 0 {
             Cow::Borrowed(&[])
         } else if t.is_contiguous() {
             let start = t.storage_offset as usize * item;
-            Cow::Borrowed(storage.get(start..start + numel * item).unwrap_or(&[]))
+            Cow::Borrowed(
+                storage
+                    .get(start..start.saturating_add(numel.saturating_mul(item)))
+                    .unwrap_or(&[]),
+            )
         } else {
             Cow::Owned(gather(storage, t, numel))
         };
@@ -406,8 +454,21 @@ impl<'a> Checkpoint<'a> {
         if t.conj || t.neg {
             apply_flags(t, out.to_mut());
         }
-        Ok(out)
+        out
     }
+}
+
+#[cfg(unix)]
+fn read_at(f: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, buf, at)
+}
+
+#[cfg(not(unix))]
+fn read_at(f: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = f;
+    f.seek(SeekFrom::Start(at))?;
+    f.read_exact(buf)
 }
 
 impl Checkpoint<'_> {
@@ -421,14 +482,32 @@ impl Checkpoint<'_> {
         self.check_bounds(t).map_err(WriteError::Torch)?;
         let swapped = self.big_endian && t.dtype.swap_unit > 1;
         let as_stored = !(swapped || t.conj || t.neg);
+        let item = t.dtype.itemsize as u64;
         if t.is_contiguous() && as_stored {
+            // Straight from the file in 8 MiB pieces, or from the buffer.
+            if let (Some(f), Some(&at)) = (&self.file, self.offsets.get(&t.storage_key)) {
+                let total = t.numel().saturating_mul(item);
+                let mut pos = at + t.storage_offset * item;
+                let mut left = total;
+                let mut buf = vec![0u8; usize::try_from(left.min(8 << 20)).unwrap_or(8 << 20)];
+                while left > 0 {
+                    let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+                    let piece = buf.get_mut(..n).unwrap_or(&mut []);
+                    read_at(f, piece, pos).map_err(WriteError::Io)?;
+                    out.write_all(piece).map_err(WriteError::Io)?;
+                    pos += n as u64;
+                    left -= n as u64;
+                }
+                return Ok(total);
+            }
             let bytes = self.tensor_bytes(t).map_err(WriteError::Torch)?;
             out.write_all(&bytes).map_err(WriteError::Io)?;
             return Ok(bytes.len() as u64);
         }
-        // Row by row of the outer dimension(s): a sub-tensor per step.
+        // Row by row of the outer dimension(s): a sub-tensor per step, from the storage's
+        // bytes read once.
+        let storage = self.storage_data(t).map_err(WriteError::Torch)?;
         let mut written = 0u64;
-        let item = t.dtype.itemsize as u64;
         let row_bytes = t.shape.last().copied().unwrap_or(1).saturating_mul(item);
         let rows_per_chunk = ((1u64 << 20) / row_bytes.max(1)).max(1);
         let outer: u64 = t.shape.iter().rev().skip(1).product();
@@ -440,7 +519,7 @@ impl Checkpoint<'_> {
                 rows_per_chunk.min(outer.max(1) - row)
             };
             let part = rows_tensor(t, row, n);
-            let bytes = self.tensor_bytes(&part).map_err(WriteError::Torch)?;
+            let bytes = self.bytes_in(&storage, &part);
             out.write_all(&bytes).map_err(WriteError::Io)?;
             written += bytes.len() as u64;
             row += n;
