@@ -140,13 +140,14 @@ fn text(ck: &brine_torch::Checkpoint<'_>) -> String {
     for t in ck.tensors() {
         let _ = write!(
             s,
-            "{}  {}  shape={}  strides={}  offset={}  storage={}",
+            "{}  {}  shape={}  strides={}  offset={}  storage={}  bytes={}",
             t.name,
             t.dtype.name,
             list(&t.shape),
             list(&t.strides),
             t.storage_offset,
-            t.storage_key
+            t.storage_key,
+            t.numel().saturating_mul(t.dtype.itemsize as u64)
         );
         if let Some(others) = shared.get(t.storage_key.as_str()) {
             let others: Vec<&str> = others.iter().copied().filter(|n| *n != t.name).collect();

@@ -21,7 +21,9 @@ fn tensors_lists_names_shapes_and_shared_storages() {
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("6 tensors"), "{out}");
     assert!(
-        out.contains("transposed  float32  shape=[6, 4]  strides=[1, 6]  offset=0  storage=0"),
+        out.contains(
+            "transposed  float32  shape=[6, 4]  strides=[1, 6]  offset=0  storage=0  bytes=96"
+        ),
         "{out}"
     );
     assert!(
