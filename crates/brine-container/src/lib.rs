@@ -53,6 +53,7 @@ pub mod file;
 pub mod limits;
 pub mod npy;
 pub mod rules;
+pub mod safetensors;
 pub mod sniff;
 pub mod tar;
 pub mod torch;

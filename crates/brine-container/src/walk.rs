@@ -42,6 +42,8 @@ pub enum Kind {
     /// A member that is neither a pickle nor a container (text, raw array data): nothing
     /// in it would be unpickled.
     Data,
+    /// A safetensors file (a JSON header and raw tensor bytes): nothing in it is unpickled.
+    Safetensors,
 }
 
 impl Kind {
@@ -63,6 +65,7 @@ impl Kind {
             Kind::Compressed(c) => c.name(),
             Kind::Storage => "storage",
             Kind::Data => "data",
+            Kind::Safetensors => "safetensors",
         }
     }
 
@@ -271,6 +274,9 @@ impl Walker<'_> {
 
     fn pickle(&self, data: &[u8], top: bool) -> Node {
         let r = scan_bytes(data, self.policy);
+        if r.verdict == Verdict::Error && crate::safetensors::sniff(data) {
+            return Node::new(Kind::Safetensors);
+        }
         if !top && is_data(&r, data) {
             return Node::new(Kind::Data);
         }
