@@ -239,14 +239,34 @@ fn convert(a: &ConvertArgs) -> Result<(), String> {
         }
     }
     // Everything but the tensor storages of a large zip is read into memory; storages are
-    // read from the file one at a time while writing (positional reads).
+    // read from the file one at a time while writing (positional reads). A checkpoint whose
+    // storages are compressed (not as torch writes them) is read whole instead.
     let path = Path::new(&a.file);
     let data = brine_container::read_for_scan(path, brine_container::file::DEFAULT_SPARSE_FROM)
         .map_err(|e| format!("brine: {}: {e}", a.file))?;
+    // (Opening may fail on the sparse buffer: a compressed storage of zeros does not
+    // inflate. The whole file then gives the real answer.)
+    let sparse_ok = brine_torch::Checkpoint::open(&data)
+        .map(|ck| ck.storages_at_offsets())
+        .unwrap_or(false);
+    if sparse_ok {
+        let file = fs::File::open(path).map_err(|e| format!("brine: {}: {e}", a.file))?;
+        convert_from(a, &data, Some(file))
+    } else {
+        drop(data);
+        convert_from(a, &read(&a.file)?, None)
+    }
+}
+
+/// Converts the checkpoint in `data` (its storages read from `file` when given).
+fn convert_from(a: &ConvertArgs, data: &[u8], file: Option<fs::File>) -> Result<(), String> {
+    let out_path = Path::new(&a.output);
     let mut ck =
-        brine_torch::Checkpoint::open(&data).map_err(|e| format!("brine: {}: {e}", a.file))?;
+        brine_torch::Checkpoint::open(data).map_err(|e| format!("brine: {}: {e}", a.file))?;
     ck.set_max_expansion(a.max_expansion);
-    ck.read_storages_from(fs::File::open(path).map_err(|e| format!("brine: {}: {e}", a.file))?);
+    if let Some(f) = file {
+        ck.read_storages_from(f);
+    }
     let total: u64 = ck
         .tensors()
         .iter()

@@ -403,6 +403,12 @@ impl<'a> Checkpoint<'a> {
         self.file = Some(file);
     }
 
+    /// Whether every storage is stored uncompressed at a known offset of the input, so
+    /// that [`read_storages_from`](Self::read_storages_from) can read them all.
+    pub fn storages_at_offsets(&self) -> bool {
+        self.storages.keys().all(|k| self.offsets.contains_key(k))
+    }
+
     /// The bytes of a tensor's storage: from the buffer, or read from the file.
     fn storage_data(&self, t: &Tensor) -> Result<Cow<'_, [u8]>, TorchError> {
         let buf = self.storage_for(t)?;

@@ -252,3 +252,44 @@ fn storages_read_from_the_file_give_the_same_bytes() {
     }
     assert!(checked >= 100, "{checked}");
 }
+
+#[test]
+fn deflated_storages_are_read_from_the_buffer() {
+    // torch writes storages uncompressed; a checkpoint re-zipped with deflate still loads in
+    // torch, and must not be read by offsets (there are none).
+    let src = ml_dir().join("torch/state_dict.pt");
+    let dir = std::env::temp_dir().join(format!("brine-torch-deflate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("deflated.pt");
+    let script = format!(
+        "import zipfile\nsrc = zipfile.ZipFile({src:?})\ndst = zipfile.ZipFile({out:?}, 'w', zipfile.ZIP_DEFLATED)\nfor i in src.infolist():\n    dst.writestr(i.filename, src.read(i.filename))\ndst.close()\n",
+        src = src.display().to_string(),
+        out = out.display().to_string()
+    );
+    assert!(std::process::Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .unwrap()
+        .success());
+    let data = std::fs::read(&out).unwrap();
+    let ck = Checkpoint::open(&data).unwrap();
+    assert!(!ck.storages_at_offsets());
+    let f = torch_files()
+        .into_iter()
+        .find(|f| f["path"] == "torch/state_dict.pt")
+        .unwrap();
+    for a in f["arrays"].as_array().unwrap() {
+        let t = ck
+            .tensors()
+            .iter()
+            .find(|t| t.name == a["name"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            hex(&Sha256::digest(ck.tensor_bytes(t).unwrap())),
+            a["sha256"].as_str().unwrap()
+        );
+    }
+    // The stored original has every storage at an offset.
+    let orig = std::fs::read(&src).unwrap();
+    assert!(Checkpoint::open(&orig).unwrap().storages_at_offsets());
+}
