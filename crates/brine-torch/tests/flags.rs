@@ -3,18 +3,16 @@
 //! scripts/make_torch_flags_case.py): the bytes brine gives, and writes to safetensors, are
 //! those of `torch.load(weights_only=True)`'s tensors resolved (flags.json).
 
-use std::path::PathBuf;
+mod common;
 
 use brine_torch::Checkpoint;
 use sha2::{Digest, Sha256};
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use common::{hex, ml_dir};
 
 #[test]
 fn conj_and_neg_bits_are_applied() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/ml/torch");
+    let dir = ml_dir().join("torch");
     let data = std::fs::read(dir.join("flags.pt")).unwrap();
     let facts: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("flags.json")).unwrap()).unwrap();

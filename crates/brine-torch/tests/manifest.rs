@@ -3,29 +3,16 @@
 //! manifest: every tensor's name, dtype, shape, strides, storage offset and key, and the
 //! sha256 of its bytes; then the safetensors conversion, read back by a parser of our own.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use brine_torch::safetensors::{write, ConvertOptions};
 use brine_torch::Checkpoint;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-fn ml_dir() -> PathBuf {
-    match std::env::var_os("BRINE_ML_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/ml"),
-    }
-}
-
-fn manifest() -> Json {
-    let text = std::fs::read_to_string(ml_dir().join("manifest.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use common::{hex, manifest, ml_dir};
 
 fn torch_files() -> Vec<Json> {
     manifest()["files"]

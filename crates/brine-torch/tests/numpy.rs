@@ -5,28 +5,15 @@
 //! repr of its elements, for object arrays); `.npy` output byte-identical to `np.save`'s;
 //! `.npz` round trips.
 
+mod common;
+
 use std::borrow::Cow;
-use std::path::PathBuf;
 
 use brine_torch::numpy::{Array, Arrays, Format, Kind, OpenOptions, Order};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-fn ml_dir() -> PathBuf {
-    match std::env::var_os("BRINE_ML_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/ml"),
-    }
-}
-
-fn manifest() -> Json {
-    let text = std::fs::read_to_string(ml_dir().join("manifest.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use common::{hex, manifest, ml_dir};
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(ml_dir().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
