@@ -39,6 +39,12 @@ pub trait Read<'de>: private::Sealed {
         let _ = start;
         None
     }
+    /// The source as an in-memory slice, when it is one: the decoder then runs its
+    /// common opcodes with the position kept in a register.
+    #[doc(hidden)]
+    fn as_slice_read(&mut self) -> Option<&mut SliceRead<'de>> {
+        None
+    }
 }
 
 /// What [`Read::read_line`] found.
@@ -72,6 +78,18 @@ impl<'de> SliceRead<'de> {
         }
     }
 
+    /// The whole input and the current position in it, for the decoder's fast loop.
+    #[inline]
+    pub(crate) fn parts(&self) -> (&'de [u8], usize) {
+        (self.data, self.pos)
+    }
+
+    /// Moves the position (the decoder's fast loop hands back what it consumed).
+    #[inline]
+    pub(crate) fn set_pos(&mut self, pos: usize) {
+        self.pos = pos.min(self.data.len());
+    }
+
     /// The bytes not consumed yet.
     pub fn remaining(&self) -> &'de [u8] {
         self.data.get(self.pos..).unwrap_or(&[])
@@ -81,6 +99,11 @@ impl<'de> SliceRead<'de> {
 impl private::Sealed for SliceRead<'_> {}
 
 impl<'de> Read<'de> for SliceRead<'de> {
+    #[inline]
+    fn as_slice_read(&mut self) -> Option<&mut SliceRead<'de>> {
+        Some(self)
+    }
+
     fn consumed_since(&self, start: u64) -> Option<&'de [u8]> {
         let start = usize::try_from(start).ok()?;
         self.data.get(start..self.pos)

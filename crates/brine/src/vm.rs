@@ -14,7 +14,7 @@ use crate::keys::{key_eq, key_hash, KeyIndex, INDEX_THRESHOLD};
 use crate::limits::Limit;
 use crate::opcode::Opcode;
 use crate::pytext::{self, ParsedInt};
-use crate::read::{Line, Read};
+use crate::read::{Line, Read, SliceRead};
 use crate::restrict::Items;
 use crate::value::{Buffer, CallKind, Global, Graph, Node, NodeId, Object, PyStr, Value};
 
@@ -189,27 +189,98 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     /// Executes opcodes until STOP and returns the value it pops.
     fn run_one<R: Read<'a>>(&mut self, r: &mut R) -> Result<Value> {
+        if let Some(s) = r.as_slice_read() {
+            return self.run_slice(s);
+        }
         let mut first = true;
         loop {
-            self.pos = r.offset();
-            self.op = None;
-            let byte = match r.next_byte() {
-                Ok(Some(b)) => b,
-                Ok(None) if first => return Err(self.err(ErrorKind::EmptyInput)),
-                Ok(None) => return Err(self.err(ErrorKind::Truncated)),
-                Err(e) => return Err(self.err(ErrorKind::Io(e))),
-            };
+            if let Some(v) = self.exec_next(r, first)? {
+                return Ok(v);
+            }
             first = false;
-            let Some(op) = Opcode::from_byte(byte) else {
-                return Err(self.err(ErrorKind::InvalidOpcode(byte)));
-            };
-            self.op = Some(op);
-            if self.pos >= self.input_end {
-                return Err(self.limit(Limit::InputBytes, self.opts.limits.max_input_bytes));
+        }
+    }
+
+    /// Reads and executes one opcode; returns the value STOP pops, when it was STOP.
+    #[inline(always)]
+    fn exec_next<R: Read<'a>>(&mut self, r: &mut R, first: bool) -> Result<Option<Value>> {
+        self.pos = r.offset();
+        self.op = None;
+        let byte = match r.next_byte() {
+            Ok(Some(b)) => b,
+            Ok(None) if first => return Err(self.err(ErrorKind::EmptyInput)),
+            Ok(None) => return Err(self.err(ErrorKind::Truncated)),
+            Err(e) => return Err(self.err(ErrorKind::Io(e))),
+        };
+        let Some(op) = Opcode::from_byte(byte) else {
+            return Err(self.err(ErrorKind::InvalidOpcode(byte)));
+        };
+        self.op = Some(op);
+        if self.pos >= self.input_end {
+            return Err(self.limit(Limit::InputBytes, self.opts.limits.max_input_bytes));
+        }
+        match self.step(op, r)? {
+            Step::Stop => self.pop().map(Some),
+            Step::Continue => Ok(None),
+        }
+    }
+
+    /// [`Machine::run_one`] over an in-memory input. The commonest opcodes run here with the
+    /// read position in a local; they take this way only when they are sure to succeed (an
+    /// argument cut short, a full stack, a missing memo key all go the general way, which
+    /// reports them), so the result, errors included, is the general loop's.
+    fn run_slice(&mut self, r: &mut SliceRead<'a>) -> Result<Value> {
+        // The first opcode goes the general way: an empty input is its own error.
+        if let Some(v) = self.exec_next(r, true)? {
+            return Ok(v);
+        }
+        let (data, mut p) = r.parts();
+        // An opcode at or past the input limit goes the general way, which reports it.
+        let end = usize::try_from(self.input_end)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        loop {
+            if p < end {
+                let room = self.stack.len() + self.marks.len() < self.max_depth;
+                let pushed = match data.get(p).copied().unwrap_or(0) {
+                    b'N' => Some((Value::None, 1)),
+                    0x88 => Some((Value::Bool(true), 1)),
+                    0x89 => Some((Value::Bool(false), 1)),
+                    b'K' => arg::<1>(data, p).map(|[b]| (Value::Int(b as i64), 2)),
+                    b'M' => arg::<2>(data, p).map(|a| (Value::Int(u16::from_le_bytes(a) as i64), 3)),
+                    b'J' => arg::<4>(data, p).map(|a| (Value::Int(i32::from_le_bytes(a) as i64), 5)),
+                    b'G' => arg::<8>(data, p).map(|a| (Value::Float(f64::from_be_bytes(a)), 9)),
+                    b'h' => arg::<1>(data, p)
+                        .and_then(|[k]| self.memo.get(k as u64))
+                        .map(|v| (v, 2)),
+                    b'j' => arg::<4>(data, p)
+                        .and_then(|k| self.memo.get(u32::from_le_bytes(k) as u64))
+                        .map(|v| (v, 5)),
+                    b'(' if room => {
+                        self.marks.push(self.stack.len());
+                        p += 1;
+                        continue;
+                    }
+                    0x94 if self.stack.len() > self.fence() => {
+                        self.pos = p as u64;
+                        self.op = Some(Opcode::Memoize);
+                        self.memo_put(self.memo.len as u64)?;
+                        p += 1;
+                        continue;
+                    }
+                    _ => None,
+                };
+                if let (Some((v, len)), true) = (pushed, room) {
+                    self.stack.push(v);
+                    p += len;
+                    continue;
+                }
             }
-            if let Step::Stop = self.step(op, r)? {
-                return self.pop();
+            r.set_pos(p);
+            if let Some(v) = self.exec_next(r, false)? {
+                return Ok(v);
             }
+            p = r.parts().1;
         }
     }
 
@@ -1683,6 +1754,12 @@ impl<'a, 'o> Machine<'a, 'o> {
 /// Position of `key` among the keys of container `id` (its `items`, held outside the graph
 /// while it is being filled), by Python equality: a linear scan while the container is
 /// small, then a hash index built once and kept up to date by [`note_key`].
+/// The `N` argument bytes of the opcode at `at`, if the input holds them.
+#[inline(always)]
+fn arg<const N: usize>(data: &[u8], at: usize) -> Option<[u8; N]> {
+    data.get(at + 1..at + 1 + N)?.try_into().ok()
+}
+
 fn find_in<T>(
     g: &Graph<'_>,
     indexes: &mut HashMap<NodeId, KeyIndex>,

@@ -56,14 +56,16 @@ fn mutate(rng: &mut Rng, data: &[u8]) -> Vec<u8> {
     d
 }
 
-struct Bounded(usize);
+/// The first 64 KiB of a rendering (a mutated pickle can reference a big list many times).
+#[derive(Default)]
+struct Bounded(String);
 
 impl Write for Bounded {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0 += s.len();
-        if self.0 > 1 << 16 {
+        if self.0.len() + s.len() > 1 << 16 {
             Err(std::fmt::Error)
         } else {
+            self.0.push_str(s);
             Ok(())
         }
     }
@@ -101,9 +103,11 @@ fn mutated_corpus_never_panics_and_both_paths_agree() {
             let b = Decoder::new(opts()).decode_reader(&m[..]);
             match (&a, &b) {
                 (Ok(x), Ok(y)) => {
-                    let (mut p, mut q) = (Bounded(0), Bounded(0));
+                    let (mut p, mut q) = (Bounded::default(), Bounded::default());
                     let _ = write!(p, "{}", x.root());
                     let _ = write!(q, "{}", y.root());
+                    assert_eq!(p.0, q.0, "{}: {m:?}", path.display());
+                    assert_eq!(x.len(), y.len(), "{}: {m:?}", path.display());
                     ok += 1;
                 }
                 // A streaming source does not buffer ahead more than 1 MiB to check a
@@ -112,6 +116,7 @@ fn mutated_corpus_never_panics_and_both_paths_agree() {
                 (Err(x), Err(y)) => {
                     assert!(x.offset() <= m.len() as u64, "{}: {x}", path.display());
                     assert_eq!(x.offset(), y.offset(), "{}: {x} vs {y}", path.display());
+                    assert_eq!(x.opcode(), y.opcode(), "{}: {x} vs {y}", path.display());
                     err += 1;
                 }
                 _ => panic!(
