@@ -43,12 +43,10 @@ pub fn read_for_scan(path: &Path, sparse_from: u64) -> io::Result<Vec<u8>> {
         load(&mut f, &mut buf, 0, len)?;
         return Ok(buf);
     }
-    // The local headers (fixed part, then names and extra fields).
-    let offsets: Vec<u64> = zip::parse(&buf)
-        .entries
-        .iter()
-        .map(|e| e.header_offset)
-        .collect();
+    // The local headers (fixed part, then names and extra fields). Only the central
+    // directory is read here: a full parse would search the still-empty buffer for local
+    // headers (a third of a 1 GB checkpoint's conversion time).
+    let offsets = zip::listed_header_offsets(&buf);
     for &at in &offsets {
         load(&mut f, &mut buf, at, 30)?;
         let lens = buf

@@ -429,6 +429,19 @@ pub fn parse<'a>(data: &'a [u8]) -> Archive<'a> {
     }
 }
 
+/// The local header offsets the central directory lists (no local header is read, nothing
+/// is searched): what a sparse reader needs to know which bytes to load next.
+pub fn listed_header_offsets(data: &[u8]) -> Vec<u64> {
+    let mut entries = Vec::new();
+    let mut findings = Vec::new();
+    if let Some(c) = find_eocd(data).and_then(|pos| locate_central(data, pos)) {
+        if !c.inconsistent {
+            read_central(data, &c, &mut entries, &mut findings);
+        }
+    }
+    entries.iter().map(|e| e.header_offset).collect()
+}
+
 fn read_central<'a>(
     data: &'a [u8],
     c: &Central,

@@ -477,6 +477,9 @@ fn read_at(f: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
     f.read_exact(buf)
 }
 
+/// The piece size for copying a contiguous tensor from the file.
+const PIECE: u64 = 1 << 20;
+
 impl Checkpoint<'_> {
     /// Writes the tensor's elements (row-major, little-endian) to `out` in pieces of at
     /// most about 1 MiB: memory stays small whatever the tensor's size.
@@ -490,12 +493,15 @@ impl Checkpoint<'_> {
         let as_stored = !(swapped || t.conj || t.neg);
         let item = t.dtype.itemsize as u64;
         if t.is_contiguous() && as_stored {
-            // Straight from the file in 8 MiB pieces, or from the buffer.
+            // Straight from the file in 1 MiB pieces, or from the buffer.
             if let (Some(f), Some(&at)) = (&self.file, self.offsets.get(&t.storage_key)) {
                 let total = t.numel().saturating_mul(item);
                 let mut pos = at + t.storage_offset * item;
                 let mut left = total;
-                let mut buf = vec![0u8; usize::try_from(left.min(8 << 20)).unwrap_or(8 << 20)];
+                // 1 MiB pieces: the piece stays in cache between the read and the write
+                // (8 MiB pieces made the copy about 1.6x slower than `cat`), and is no
+                // smaller than a 1 MiB `BufWriter`'s buffer, so writes go straight through.
+                let mut buf = vec![0u8; usize::try_from(left.min(PIECE)).unwrap_or(1 << 20)];
                 while left > 0 {
                     let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
                     let piece = buf.get_mut(..n).unwrap_or(&mut []);

@@ -247,8 +247,12 @@ impl<'a, 'o> Machine<'a, 'o> {
                     0x88 => Some((Value::Bool(true), 1)),
                     0x89 => Some((Value::Bool(false), 1)),
                     b'K' => arg::<1>(data, p).map(|[b]| (Value::Int(b as i64), 2)),
-                    b'M' => arg::<2>(data, p).map(|a| (Value::Int(u16::from_le_bytes(a) as i64), 3)),
-                    b'J' => arg::<4>(data, p).map(|a| (Value::Int(i32::from_le_bytes(a) as i64), 5)),
+                    b'M' => {
+                        arg::<2>(data, p).map(|a| (Value::Int(u16::from_le_bytes(a) as i64), 3))
+                    }
+                    b'J' => {
+                        arg::<4>(data, p).map(|a| (Value::Int(i32::from_le_bytes(a) as i64), 5))
+                    }
                     b'G' => arg::<8>(data, p).map(|a| (Value::Float(f64::from_be_bytes(a)), 9)),
                     b'h' => arg::<1>(data, p)
                         .and_then(|[k]| self.memo.get(k as u64))
@@ -261,10 +265,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                         p += 1;
                         continue;
                     }
-                    0x94 if self.stack.len() > self.fence() => {
-                        self.pos = p as u64;
-                        self.op = Some(Opcode::Memoize);
-                        self.memo_put(self.memo.len as u64)?;
+                    0x94 if self.memoize_fast() => {
                         p += 1;
                         continue;
                     }
@@ -593,6 +594,27 @@ impl<'a, 'o> Machine<'a, 'o> {
         self.memo
             .get(key)
             .ok_or_else(|| self.err(ErrorKind::MemoKeyMissing(key)))
+    }
+
+    /// MEMOIZE when it is sure to succeed with the next dense key (what CPython writes);
+    /// false, having changed nothing, otherwise. The same checks as [`Machine::memo_put`].
+    #[inline(always)]
+    fn memoize_fast(&mut self) -> bool {
+        let limits = &self.opts.limits;
+        let ok = self.stack.len() > self.fence()
+            && self.memo.len < limits.max_memo
+            && self.memo.len == self.memo.dense.len()
+            && self.memo.sparse.is_empty()
+            && self.alloc + ITEM_COST <= limits.max_alloc_bytes;
+        match self.stack.last() {
+            Some(&v) if ok => {
+                self.memo.dense.push(Some(v));
+                self.memo.len += 1;
+                self.alloc += ITEM_COST;
+                true
+            }
+            _ => false,
+        }
     }
 
     #[inline(always)]
