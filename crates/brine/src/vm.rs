@@ -269,6 +269,44 @@ impl<'a, 'o> Machine<'a, 'o> {
                         p += 1;
                         continue;
                     }
+                    // LONG1 of at most 8 bytes: an i64.
+                    0x8a => match data.get(p + 1) {
+                        Some(&n) if n <= 8 && p + 2 + n as usize <= end => {
+                            let b = data.get(p + 2..p + 2 + n as usize).unwrap_or_default();
+                            match pytext::decode_long_le(b) {
+                                ParsedInt::Small(i) => Some((Value::Int(i), 2 + n as usize)),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    },
+                    // Nodes: the machine's own helpers, with the position they report set.
+                    b']' | b'}' if room => {
+                        self.pos = p as u64;
+                        let node = if data.get(p) == Some(&b']') {
+                            self.op = Some(Opcode::EmptyList);
+                            Node::List(Vec::new())
+                        } else {
+                            self.op = Some(Opcode::EmptyDict);
+                            Node::Dict(Vec::new())
+                        };
+                        let v = self.new_node(node, 0)?;
+                        self.stack.push(v);
+                        p += 1;
+                        continue;
+                    }
+                    0x8c if room => match data.get(p + 1) {
+                        Some(&n) if p + 2 + n as usize <= end => {
+                            self.pos = p as u64;
+                            self.op = Some(Opcode::ShortBinunicode);
+                            let text = data.get(p + 2..p + 2 + n as usize).unwrap_or_default();
+                            let v = self.str_node(Cow::Borrowed(text))?;
+                            self.stack.push(v);
+                            p += 2 + n as usize;
+                            continue;
+                        }
+                        _ => None,
+                    },
                     _ => None,
                 };
                 if let (Some((v, len)), true) = (pushed, room) {
