@@ -289,14 +289,15 @@ fn read_storages(
         let dtype = Dtype::from_storage_type(&storage_type)
             .filter(|_| storage_type.starts_with("torch."))
             .ok_or_else(|| bad("an unknown storage type"))?;
+        let count_at = c.at();
         let n = c.i64("its element count")?;
         let len = u64::try_from(n)
             .ok()
             .and_then(|n| n.checked_mul(dtype.itemsize as u64))
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| {
-                c.err(format!(
-                    "storage {key}: {n} elements of {} bytes",
+                container(format!(
+                    "storages at byte {count_at}: storage {key}: {n} elements of {} bytes",
                     dtype.itemsize
                 ))
             })?;
