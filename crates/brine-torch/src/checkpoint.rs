@@ -762,11 +762,11 @@ const REBUILD_PARAMETER: &[&str] = &[
 struct Rebuilds<'g, 'a> {
     g: &'g Graph<'a>,
     /// A tar checkpoint's tensor records and storages, by key.
-    tar: Option<(
-        &'g HashMap<String, legacy_tar::Record>,
-        &'g HashMap<String, Cow<'a, [u8]>>,
-    )>,
+    tar: Option<(&'g TarRecords, &'g Storages<'a>)>,
 }
+
+type TarRecords = HashMap<String, legacy_tar::Record>;
+type Storages<'a> = HashMap<String, Cow<'a, [u8]>>;
 
 /// A value that is not a tensor, in Python syntax, cut at 200 characters.
 fn entry(g: &Graph<'_>, path: &[PathItem], v: Value) -> Entry {
