@@ -356,25 +356,31 @@ case("tar_polyglot.tar", tar([(OS_SYSTEM.decode(), BENIGN)]), "malicious", "tar"
 case("tar_gz_malicious.tar.gz", gzip.compress(tar([("evil.pkl", OS_SYSTEM)]), mtime=0),
      "malicious", "gzip", rules=["denied-global"],
      members={"<gzip>": ["tar", "safe"], "<gzip>!evil.pkl": ["pickle", "malicious"]})
-def torch_tar(record=None):
-    """A pre-0.4 torch.save tar: sys_info, pickle, storages (one FloatStorage), tensors (one)."""
-    record = record or (P2 + b"(" + X("0") + X("cpu") + G("torch", "FloatStorage") + b"t.")
-    storages = P2 + K(1) + b"." + record + struct.pack("<q", 4) + TENSOR
-    tensor = P2 + b"(" + X("t0") + X("0") + G("torch", "FloatTensor") + b"t."
+def torch_tar(record=None, pid=None):
+    """A pre-0.4 torch.save tar as torch 0.1 wrote it: sys_info, pickle (a dict naming its tensor
+    by key: the persistent id '9'), tensors (tensor 9 on storage 7, 2x2), storages (storage 7,
+    a FloatStorage of 4, then the empty list of storage views)."""
+    record = record or (P2 + b"(" + K(7) + X("cpu") + G("torch", "FloatStorage") + b"t.")
+    storages = P2 + K(1) + b"." + record + struct.pack("<q", 4) + TENSOR + P2 + b"]."
+    tensor = P2 + b"(" + K(9) + K(7) + G("torch", "FloatTensor") + b"t."
     tensors = (P2 + K(1) + b"." + tensor + struct.pack("<ii", 2, 0) + struct.pack("<2q", 2, 2)
                + struct.pack("<2q", 2, 1) + struct.pack("<q", 0))
-    obj = P2 + b"}" + X("w") + b"(" + X("tensor") + X("t0") + b"tQs."
-    return tar([("sys_info", SYS_INFO), ("pickle", obj), ("storages", storages),
-                ("tensors", tensors)])
+    obj = P2 + b"}" + X("w") + (pid or X("9")) + b"Qs."
+    return tar([("sys_info", SYS_INFO), ("pickle", obj), ("tensors", tensors),
+                ("storages", storages)])
 
 
-case("torch_tar_old.pt", torch_tar(), "suspicious", "torch-tar", rules=["unknown-persistent-id"],
-     members={"storages": ["torch-records", "safe"], "tensors": ["torch-records", "suspicious"],
-              "sys_info": ["pickle", "safe"]},
-     desc="pre-0.4 tar checkpoint: every record pickle scanned, raw records skipped "
-          "(torch.FloatTensor and the tensor persistent id are not on the allowlist)")
+case("torch_tar_benign.pt", torch_tar(), "safe", "torch-tar",
+     members={"storages": ["torch-records", "safe"], "tensors": ["torch-records", "safe"],
+              "sys_info": ["pickle", "safe"], "pickle": ["pickle", "safe"]},
+     desc="pre-0.4 tar checkpoint: every record pickle scanned, raw records skipped; the "
+          "object pickle's persistent ids are tensor keys")
+case("torch_tar_foreign_pid.pt", torch_tar(pid=b"(" + X("tensor") + X("t0") + b"t"),
+     "suspicious", "torch-tar", rules=["unknown-persistent-id"],
+     members={"pickle": ["pickle", "suspicious"], "storages": ["torch-records", "safe"]},
+     desc="a tar checkpoint whose object pickle has a persistent id that is not a key")
 case("torch_tar_malicious.pt", torch_tar(record=OS_SYSTEM), "malicious", "torch-tar",
-     rules=["denied-global", "unknown-persistent-id", "torch-legacy-layout"],
+     rules=["denied-global", "torch-legacy-layout"],
      members={"storages": ["torch-records", "malicious"]},
      desc="a storage record pickle of an old tar checkpoint runs os.system")
 case("legacy_torch_sysinfo.pt", legacy(sys_info=OS_SYSTEM), "malicious", "torch-legacy",

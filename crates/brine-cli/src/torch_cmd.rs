@@ -22,7 +22,7 @@ pub enum TensorsFormat {
 /// Arguments of `brine tensors`.
 #[derive(Args)]
 pub struct TensorsArgs {
-    /// A `torch.save` checkpoint (zip or legacy format), or a file with numpy arrays: a
+    /// A `torch.save` checkpoint (zip, legacy or torch 0.1's tar format), or a file with numpy arrays: a
     /// pickle, a joblib file (compressed or not), an .npy or an .npz.
     file: String,
     /// Output format.
@@ -36,7 +36,7 @@ pub struct TensorsArgs {
 /// Arguments of `brine convert`.
 #[derive(Args)]
 pub struct ConvertArgs {
-    /// A `torch.save` checkpoint (zip or legacy format), for `.safetensors`; a pickle, a
+    /// A `torch.save` checkpoint (zip, legacy or torch 0.1's tar format), for `.safetensors`; a pickle, a
     /// joblib file (compressed or not), an .npy or an .npz, for `.npy` and `.npz`.
     file: String,
     /// The output file: `.safetensors`, `.npy` (one array) or `.npz` (every array).
@@ -124,6 +124,7 @@ fn text(ck: &brine_torch::Checkpoint<'_>) -> String {
     let format = match ck.format() {
         brine_torch::Format::Zip { prefix } => format!("zip (folder {prefix:?})"),
         brine_torch::Format::Legacy => "legacy".to_owned(),
+        brine_torch::Format::Tar => "tar (torch 0.1)".to_owned(),
     };
     let total: u64 = ck
         .tensors()
@@ -205,6 +206,7 @@ fn json(ck: &brine_torch::Checkpoint<'_>) -> String {
     let format = match ck.format() {
         brine_torch::Format::Zip { prefix } => serde_json::json!({"kind": "zip", "prefix": prefix}),
         brine_torch::Format::Legacy => serde_json::json!({"kind": "legacy"}),
+        brine_torch::Format::Tar => serde_json::json!({"kind": "tar"}),
     };
     let doc = serde_json::json!({
         "format": format,

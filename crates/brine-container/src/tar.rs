@@ -19,6 +19,10 @@ pub struct TarEntry<'a> {
     pub typeflag: u8,
     /// Offset of the member's header in the input.
     pub header_offset: u64,
+    /// Offset of the member's data in the input.
+    pub data_offset: u64,
+    /// The size its header declares (`data` is shorter when the archive is truncated).
+    pub size: u64,
     /// The member's data.
     pub data: &'a [u8],
 }
@@ -171,6 +175,8 @@ pub fn parse(data: &[u8]) -> (Vec<TarEntry<'_>>, Vec<Finding>) {
                     name,
                     typeflag,
                     header_offset: pos,
+                    data_offset: data_at,
+                    size,
                     data: body,
                 });
             }

@@ -265,9 +265,10 @@ fn storage_pid(graph: &brine::Graph<'_>, pid: Value) -> Option<(String, u64)> {
 /// The layout of the `storages` or `tensors` member of a pre-0.4 PyTorch *tar* checkpoint
 /// (members `sys_info`, `pickle`, `storages`, `tensors`): a pickle with the record count,
 /// then per record a pickle and raw bytes. `storages` records are `(key, location,
-/// storage_type)` then an `i64` element count and the elements; `tensors` records are `(key,
-/// storage_id, tensor_type)` then `ndim` (`i32`, 4 bytes of padding), `ndim` sizes, `ndim`
-/// strides and the storage offset (`i64` each).
+/// storage_type)` then an `i64` element count and the elements, and one more pickle ends the
+/// member: the list of storage views `(key, root key, offset, numel)`; `tensors` records are
+/// `(key, storage_id, tensor_type)` then `ndim` (`i32`, 4 bytes of padding), `ndim` sizes,
+/// `ndim` strides and the storage offset (`i64` each).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TarStream {
     /// The byte ranges of the pickles (all run when torch loads the checkpoint).
@@ -385,6 +386,19 @@ pub fn legacy_tar_stream(data: &[u8], member: TarMember) -> TarStream {
         };
         out.raw.push(pos..end);
         pos = end;
+    }
+    if member == TarMember::Storages {
+        // The storage views.
+        match decode(pos) {
+            Ok((_, _, used)) => {
+                out.pickles.push(pos..pos + used);
+                pos += used;
+            }
+            Err(e) => {
+                fail(&mut out, pos, format!("the storage views: {e}"));
+                return out;
+            }
+        }
     }
     out.end = pos;
     if pos < data.len() {

@@ -614,6 +614,21 @@ impl Walker<'_> {
                 }
                 continue;
             }
+            if torch_tar && e.name == "pickle" && sniff(e.data) == Format::Pickle {
+                // The object pickle: its persistent ids are keys of the tensors and storages
+                // read from the other members (Policy::with_torch_tar_keys).
+                let mpath = format!("{path}!{}", e.name);
+                if let Some(i) = self.begin(mpath, Some(e.header_offset), e.data.len() as u64) {
+                    let keys = self.policy.with_torch_tar_keys();
+                    let n = Node {
+                        kind: Kind::Pickle,
+                        report: Some(scan_bytes(e.data, &keys)),
+                        findings: Vec::new(),
+                    };
+                    self.finish(i, n, Vec::new(), None);
+                }
+                continue;
+            }
             self.member(
                 format!("{path}!{}", e.name),
                 Some(e.header_offset),

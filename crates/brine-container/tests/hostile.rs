@@ -352,7 +352,7 @@ fn storage_named_only_in_one_directory_is_scanned() {
 
 #[test]
 fn old_tar_checkpoint_records() {
-    let data = corpus("torch_tar_old.pt");
+    let data = corpus("torch_tar_benign.pt");
     let (entries, findings) = brine_container::tar::parse(&data);
     assert!(findings.is_empty(), "{findings:?}");
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
@@ -360,16 +360,21 @@ fn old_tar_checkpoint_records() {
     let storages = entries.iter().find(|e| e.name == "storages").unwrap();
     let s = torch::legacy_tar_stream(storages.data, torch::TarMember::Storages);
     assert_eq!(s.problem, None);
-    assert_eq!((s.pickles.len(), s.raw.len()), (2, 1));
+    // The count, the record, and the storage views after the last record.
+    assert_eq!((s.pickles.len(), s.raw.len()), (3, 1));
     assert_eq!(s.raw[0].len(), 8 + 16);
     assert_eq!(s.end, storages.data.len());
+    // Without the storage views, the layout is not torch's.
+    let views = s.pickles[2].clone();
+    let short = torch::legacy_tar_stream(&storages.data[..views.start], torch::TarMember::Storages);
+    assert!(short.problem.unwrap().contains("the storage views"));
     let tensors = entries.iter().find(|e| e.name == "tensors").unwrap();
     let t = torch::legacy_tar_stream(tensors.data, torch::TarMember::Tensors);
     assert_eq!(t.problem, None);
     assert_eq!(t.raw[0].len(), 8 + 2 * 16 + 8);
     // Cut inside the raw record: reported, not a panic.
     let cut = torch::legacy_tar_stream(
-        &storages.data[..storages.data.len() - 3],
+        &storages.data[..views.start - 3],
         torch::TarMember::Storages,
     );
     assert!(cut.problem.unwrap().contains("runs past the end"));

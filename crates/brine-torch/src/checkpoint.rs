@@ -11,12 +11,13 @@ use brine::{Graph, Node, NodeId, Options, Value};
 use brine_container::{torch as layout, zip};
 
 use crate::dtype::Dtype;
+use crate::legacy_tar;
 use crate::walk::{global_name, join, uints, walk, PathItem};
 
 /// What went wrong opening a checkpoint or reading a tensor.
 #[derive(Debug)]
 pub enum TorchError {
-    /// Neither a torch zip checkpoint nor a legacy one.
+    /// Neither a torch zip checkpoint, nor a legacy stream, nor a tar one.
     NotACheckpoint(String),
     /// A TorchScript archive: its `code/` runs when `torch.jit.load` loads it; brine reads
     /// `torch.save` checkpoints only.
@@ -43,7 +44,7 @@ impl fmt::Display for TorchError {
                 "a TorchScript archive (its code/ runs when torch.jit.load loads it); brine reads torch.save checkpoints only",
             ),
             TorchError::Container(m) => write!(f, "damaged checkpoint: {m}"),
-            TorchError::Pickle(e) => write!(f, "data.pkl: {e}"),
+            TorchError::Pickle(e) => write!(f, "the object pickle: {e}"),
             TorchError::Tensor { name, problem } => write!(f, "tensor {name:?}: {problem}"),
         }
     }
@@ -61,6 +62,9 @@ pub enum Format {
     },
     /// `_use_new_zipfile_serialization=False` and torch < 1.6: pickles then raw storages.
     Legacy,
+    /// torch 0.1.x: a tar of `sys_info`, `pickle`, `tensors` and `storages`, the object
+    /// naming its tensors by key.
+    Tar,
 }
 
 /// A tensor of the checkpoint: its facts, not its data (see [`Checkpoint::tensor_bytes`]).
@@ -80,9 +84,11 @@ pub struct Tensor {
     pub strides: Vec<u64>,
     /// Offset into the storage, in elements.
     pub storage_offset: u64,
-    /// The storage's key (`data/<key>` in a zip).
+    /// The storage's key (`data/<key>` in a zip; in a tar checkpoint the Python repr of the
+    /// tensor record's storage key, that of a storage or of a storage view).
     pub storage_key: String,
-    /// The persistent id's storage class (`torch.FloatStorage`, `torch.storage.UntypedStorage`).
+    /// The persistent id's storage class (`torch.FloatStorage`, `torch.storage.UntypedStorage`;
+    /// in a tar checkpoint, the storage record's, or for a view its root's).
     pub storage_type: String,
     /// The storage's size in bytes, as the persistent id declares it.
     pub storage_nbytes: u64,
@@ -90,7 +96,9 @@ pub struct Tensor {
     pub requires_grad: bool,
     /// Whether it was an `nn.Parameter` (`_rebuild_parameter`).
     pub parameter: bool,
-    /// The torch function that rebuilds it (`torch._utils._rebuild_tensor_v2`).
+    /// The torch function that rebuilds it (`torch._utils._rebuild_tensor_v2`); in a tar
+    /// checkpoint, which calls nothing, the tensor class its record names
+    /// (`torch.FloatTensor`).
     pub rebuild: String,
     /// torch's conjugate bit (`tensor.conj()` saved lazily): the storage holds the
     /// unconjugated values; [`Checkpoint::tensor_bytes`] gives the conjugated ones, as
@@ -171,20 +179,23 @@ pub fn default_policy() -> &'static Policy {
 
 impl<'a> Checkpoint<'a> {
     /// Opens a checkpoint held in memory (read from a file, or memory-mapped by the caller):
-    /// stored zip members and legacy storages are borrowed, never copied.
+    /// stored zip members, legacy and tar storages are borrowed, never copied.
     pub fn open(data: &'a [u8]) -> Result<Self, TorchError> {
         Self::open_with(data, default_policy())
     }
 
     /// [`open`](Self::open) with another policy.
     pub fn open_with(data: &'a [u8], policy: &'a Policy) -> Result<Self, TorchError> {
+        // torch.load tries the tar format before the magic number.
         if zip::sniff(data) {
             Self::open_zip(data, policy)
+        } else if legacy_tar::sniff(data) {
+            Self::open_tar(data, policy)
         } else if layout::sniff_legacy(data) {
             Self::open_legacy(data, policy)
         } else {
             Err(TorchError::NotACheckpoint(
-                "neither a zip archive nor a legacy torch stream".into(),
+                "neither a zip archive, nor a legacy torch stream, nor a torch tar".into(),
             ))
         }
     }
@@ -211,7 +222,19 @@ impl<'a> Checkpoint<'a> {
         let format = Format::Zip {
             prefix: torch.prefix.clone(),
         };
-        Self::finish(graph, format, storages, offsets, big_endian)
+        Self::finish(graph, format, storages, offsets, big_endian, None)
+    }
+
+    fn open_tar(data: &'a [u8], policy: &'a Policy) -> Result<Self, TorchError> {
+        let parts = legacy_tar::read(data, policy)?;
+        Self::finish(
+            parts.graph,
+            Format::Tar,
+            parts.storages,
+            parts.offsets,
+            parts.big_endian,
+            Some(&parts.tensors),
+        )
     }
 
     fn open_legacy(data: &'a [u8], policy: &'a Policy) -> Result<Self, TorchError> {
@@ -239,7 +262,7 @@ impl<'a> Checkpoint<'a> {
             storages.insert(key.clone(), Cow::Borrowed(slice(range)?));
             offsets.insert(key.clone(), range.start as u64);
         }
-        Self::finish(graph, Format::Legacy, storages, offsets, big_endian)
+        Self::finish(graph, Format::Legacy, storages, offsets, big_endian, None)
     }
 
     fn finish(
@@ -248,22 +271,40 @@ impl<'a> Checkpoint<'a> {
         storages: HashMap<String, Cow<'a, [u8]>>,
         offsets: HashMap<String, u64>,
         big_endian: bool,
+        tar: Option<&HashMap<String, legacy_tar::Record>>,
     ) -> Result<Self, TorchError> {
-        let rebuilds = Rebuilds { g: &graph };
+        let rebuilds = Rebuilds {
+            g: &graph,
+            tar: tar.map(|t| (t, &storages)),
+        };
         let mut entries = Vec::new();
         let found = walk(
             &graph,
-            |id, path| rebuilds.tensor(id, path),
+            |id, path| rebuilds.leaf(id, path),
             |path, v| entries.push(entry(&graph, path, v)),
         )?;
-        let tensors = found
-            .into_iter()
-            .map(|f| Tensor {
+        // A tar checkpoint's object names a tensor by its key each time: the same key
+        // reached again is the same tensor object in torch, an alias here.
+        let mut tensors: Vec<Tensor> = Vec::new();
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        for f in found {
+            let (key, item) = f.item;
+            if let Some(&i) = key.as_ref().and_then(|k| by_key.get(k)) {
+                if let Some(t) = tensors.get_mut(i) {
+                    t.aliases.push(item.name);
+                    t.aliases.extend(f.aliases);
+                }
+                continue;
+            }
+            if let Some(k) = key {
+                by_key.insert(k, tensors.len());
+            }
+            tensors.push(Tensor {
                 path: f.path,
                 aliases: f.aliases,
-                ..f.item
-            })
-            .collect();
+                ..item
+            });
+        }
         let ck = Checkpoint {
             graph,
             format,
@@ -722,10 +763,16 @@ const REBUILD_PARAMETER: &[&str] = &[
     "torch._utils._rebuild_parameter_with_state",
 ];
 
-/// Recognises torch's tensor rebuild calls in a graph.
+/// Recognises torch's tensor rebuild calls in a graph, or in a tar checkpoint the
+/// persistent ids that name tensor records.
 struct Rebuilds<'g, 'a> {
     g: &'g Graph<'a>,
+    /// A tar checkpoint's tensor records and storages, by key.
+    tar: Option<(&'g TarRecords, &'g Storages<'a>)>,
 }
+
+type TarRecords = HashMap<String, legacy_tar::Record>;
+type Storages<'a> = HashMap<String, Cow<'a, [u8]>>;
 
 /// A value that is not a tensor, in Python syntax, cut at 200 characters.
 fn entry(g: &Graph<'_>, path: &[PathItem], v: Value) -> Entry {
@@ -745,6 +792,75 @@ fn entry(g: &Graph<'_>, path: &[PathItem], v: Value) -> Entry {
 }
 
 impl Rebuilds<'_, '_> {
+    /// The tensor a node stands for, with its tar key if it has one.
+    fn leaf(
+        &self,
+        id: NodeId,
+        path: &[PathItem],
+    ) -> Result<Option<(Option<String>, Tensor)>, TorchError> {
+        let Some((records, storages)) = self.tar else {
+            return Ok(self.tensor(id, path)?.map(|t| (None, t)));
+        };
+        let g = self.g;
+        let name = join(path);
+        let bad = |problem: String| TorchError::Tensor {
+            name: name.clone(),
+            problem,
+        };
+        match g.get(id) {
+            Some(Node::PersistentRef(pid)) => {
+                let key = legacy_tar::pid_key(g, *pid).ok_or_else(|| {
+                    bad(format!("the persistent id {} is not a key", g.view(*pid)))
+                })?;
+                let Some(r) = records.get(&key) else {
+                    // A storage by key is a storage, not a tensor: an entry. Anything else
+                    // is torch's KeyError.
+                    if storages.contains_key(&key) {
+                        return Ok(None);
+                    }
+                    return Err(bad(format!(
+                        "the persistent id {} names no tensor or storage of the file",
+                        g.view(*pid)
+                    )));
+                };
+                Ok(Some((
+                    Some(key),
+                    Tensor {
+                        name,
+                        path: Vec::new(),
+                        aliases: Vec::new(),
+                        dtype: r.dtype,
+                        shape: r.shape.clone(),
+                        strides: r.strides.clone(),
+                        storage_offset: r.storage_offset,
+                        storage_key: r.storage_key.clone(),
+                        storage_type: r.storage_type.clone(),
+                        storage_nbytes: r.storage_nbytes,
+                        requires_grad: false,
+                        parameter: false,
+                        rebuild: r.tensor_type.clone(),
+                        conj: false,
+                        neg: false,
+                    },
+                )))
+            }
+            Some(Node::Object(o)) => match global_name(g, o.callable) {
+                // torch's tar loader hands a rebuild call the persistent id's value, never a
+                // ('storage', ...) record: such a call is not in torch 0.1's format.
+                Some(c)
+                    if REBUILD_TENSOR.contains(&c.as_str())
+                        || REBUILD_PARAMETER.contains(&c.as_str()) =>
+                {
+                    Err(bad(format!(
+                        "{c} in a tar checkpoint, whose tensors are named by key"
+                    )))
+                }
+                _ => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+
     /// The tensor a node rebuilds, if it is a tensor rebuild call.
     fn tensor(&self, id: NodeId, path: &[PathItem]) -> Result<Option<Tensor>, TorchError> {
         let g = self.g;

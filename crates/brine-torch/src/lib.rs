@@ -1,7 +1,8 @@
 //! brine-torch: PyTorch checkpoints without Python and without running their pickles.
 //!
 //! [`Checkpoint::open`] reads a `torch.save` file (the zip format of torch >= 1.6, under
-//! whatever folder holds `data.pkl`, or the legacy stream format), decodes its object pickle
+//! whatever folder holds `data.pkl`, the legacy stream format, or torch 0.1's tar format),
+//! decodes its object pickle
 //! with brine's restricted loader (only torch's and numpy's data reconstructors are allowed;
 //! anything else is an error naming the global and its byte offset, before any tensor is
 //! read), and lists its [`Tensor`]s: name (path in the object), dtype, shape, strides,
@@ -24,6 +25,7 @@
 
 mod checkpoint;
 pub mod dtype;
+mod legacy_tar;
 pub mod numpy;
 pub mod safetensors;
 mod walk;

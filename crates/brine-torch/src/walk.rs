@@ -54,6 +54,40 @@ pub(crate) fn uints(g: &Graph<'_>, v: Value) -> Option<Vec<u64>> {
         .collect()
 }
 
+/// The pairs of `collections.OrderedDict([[k, v], ...])`, how Python 2 pickles an
+/// OrderedDict (Python 3 pickles `OrderedDict()` then SETITEMS, which the decoder makes a
+/// dict): a dict too, when the call has nothing else (no state, no items).
+fn ordered_dict_pairs(g: &Graph<'_>, o: &brine::Object) -> Option<Vec<(Value, Value)>> {
+    if global_name(g, o.callable)? != "collections.OrderedDict"
+        || o.kwargs.is_some()
+        || !o.state.is_empty()
+        || !o.dict_items.is_empty()
+        || !o.list_items.is_empty()
+    {
+        return None;
+    }
+    let [items] = (match g.deref(o.args)? {
+        Node::Tuple(t) => Some(t.as_slice()),
+        _ => None,
+    })?
+    else {
+        return None;
+    };
+    let (Node::List(pairs) | Node::Tuple(pairs)) = g.deref(*items)? else {
+        return None;
+    };
+    pairs
+        .iter()
+        .map(|&p| match g.deref(p)? {
+            Node::List(kv) | Node::Tuple(kv) => match kv.as_slice() {
+                &[k, v] => Some((k, v)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
 /// The path components joined with `.`.
 pub(crate) fn join(path: &[PathItem]) -> String {
     let mut s = String::new();
@@ -136,6 +170,11 @@ pub(crate) fn walk<T, E>(
             Some(Node::List(items) | Node::Tuple(items)) => {
                 for (i, &v) in items.iter().enumerate() {
                     children.push((v, child(&path, PathItem::Index(i))));
+                }
+            }
+            Some(Node::Object(o)) if ordered_dict_pairs(g, o).is_some() => {
+                for (k, v) in ordered_dict_pairs(g, o).unwrap_or_default() {
+                    children.push((v, child(&path, PathItem::Key(key(k)))));
                 }
             }
             Some(Node::Object(o)) => {

@@ -233,6 +233,38 @@ fn persistent_ids_must_be_torch_storages() {
 }
 
 #[test]
+fn key_persistent_ids_only_for_torch_tar_checkpoints() {
+    // BINPERSID of '94011000000096', of the int 12, of '-3': keys of a torch tar checkpoint.
+    let keys: [&[u8]; 3] = [
+        b"\x80\x02X\x0e\x00\x00\x0094011000000096Q.",
+        b"\x80\x02K\x0cQ.",
+        b"\x80\x02U\x02-3Q.",
+    ];
+    let tar = Policy::default().with_torch_tar_keys();
+    for data in keys {
+        let (what, _, op) = refused(data);
+        assert!(what.starts_with("persistent id"), "{what}");
+        assert_eq!(op, Some("BINPERSID"));
+        load(data, &tar).unwrap();
+        assert_eq!(
+            scan_bytes(data, &Policy::default()).verdict,
+            Verdict::Suspicious
+        );
+        assert_eq!(scan_bytes(data, &tar).verdict, Verdict::Safe);
+    }
+    // Not keys, even there: text that int() would take but torch never wrote, a tuple.
+    for data in [
+        &b"\x80\x02X\x03\x00\x00\x00 12Q."[..],
+        b"\x80\x02X\x03\x00\x00\x001_2Q.",
+        b"\x80\x02X\x00\x00\x00\x00Q.",
+        b"\x80\x02K\x01K\x02\x86Q.",
+    ] {
+        assert!(load(data, &tar).is_err());
+        assert_eq!(scan_bytes(data, &tar).verdict, Verdict::Suspicious);
+    }
+}
+
+#[test]
 fn user_allowlist_extends_and_never_overrides_the_denylist() {
     let mut policy = Policy::default();
     policy.allow("mymodule.Thing");

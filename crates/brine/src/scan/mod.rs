@@ -153,6 +153,8 @@ pub struct Report {
 #[derive(Clone, Debug)]
 pub struct Policy {
     rules: Rules,
+    /// Whether key persistent ids are data ([`Policy::with_torch_tar_keys`]).
+    tar_keys: bool,
 }
 
 fn builtin_rules() -> &'static Rules {
@@ -172,6 +174,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             rules: builtin_rules().clone(),
+            tar_keys: false,
         }
     }
 }
@@ -191,6 +194,19 @@ impl Policy {
     /// "why"}`), `resolvers` and `loaders`, as in the built-in `rules.json`.
     pub fn extend_json(&mut self, text: &str) -> Result<(), String> {
         self.rules.merge_json(text)
+    }
+
+    /// This policy for the object pickle (the `pickle` member) of a PyTorch *tar*
+    /// checkpoint (`torch.save` before 0.1.10): it also takes persistent ids that are keys,
+    /// an int or a str of decimal digits. That loader's `persistent_load` only looks such a
+    /// key up among the tensors and storages it read from the `tensors` and `storages`
+    /// members (`deserialized_objects[int(saved_id)]`): no code runs. Anywhere else a key
+    /// goes to a loader's own hook, which may do anything, so no other pickle gets this.
+    pub fn with_torch_tar_keys(&self) -> Policy {
+        Policy {
+            rules: self.rules.clone(),
+            tar_keys: true,
+        }
     }
 
     /// Whether the built-in rule data parsed (always true in a released build).
@@ -279,6 +295,9 @@ impl Restrict for Policy {
     }
 
     fn persistent_id(&self, graph: &Graph<'_>, pid: Value) -> Result<(), String> {
+        if self.tar_keys && is_tar_key(graph, pid) {
+            return Ok(());
+        }
         let items = match graph.deref(pid) {
             Some(Node::Tuple(t)) => t,
             _ => {
@@ -301,6 +320,25 @@ impl Restrict for Policy {
         } else {
             Err("only ('storage', <torch storage type>, ...) persistent ids are data".into())
         }
+    }
+}
+
+/// A persistent id that `int(saved_id)` turns into a key: an int, or a str of decimal
+/// digits (an optional sign, nothing else: no spaces or underscores, which `int` would also
+/// take but torch never wrote).
+fn is_tar_key(graph: &Graph<'_>, pid: Value) -> bool {
+    match pid {
+        Value::Int(_) => true,
+        _ => match graph.deref(pid) {
+            Some(Node::Int(_)) => true,
+            Some(Node::Str(s)) => s.as_str().is_some_and(|s| {
+                let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+                !digits.is_empty()
+                    && digits.len() <= 40
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+            }),
+            _ => false,
+        },
     }
 }
 
@@ -1189,6 +1227,9 @@ impl<'g, 'a> Analysis<'g, 'a> {
     }
 
     fn torch_pid(&self, pid: Value) -> bool {
+        if self.policy.tar_keys && is_tar_key(self.g, pid) {
+            return true;
+        }
         let items = match self.node(pid) {
             Some(Node::Tuple(t)) => t,
             _ => return false,
