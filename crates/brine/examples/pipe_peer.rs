@@ -76,7 +76,7 @@ fn handle(g: &mut Graph<'static>, expected_seq: i64) -> Result<(Value, bool), (V
             }
             match i64::try_from(&total) {
                 Ok(small) => Value::Int(small),
-                Err(_) => g.push(Node::Int(total)),
+                Err(_) => g.push(Node::Int(Box::new(total))),
             }
         }
         "describe" => {

@@ -509,7 +509,7 @@ impl Tag {
     fn placeholder(self) -> Option<Node<'static>> {
         let empty = || PyStr::from_string(String::new());
         Some(match self {
-            Tag::Int => Node::Int(BigInt::default()),
+            Tag::Int => Node::Int(Box::default()),
             Tag::Str => Node::Str(empty()),
             Tag::Bytes => Node::Bytes(Cow::Borrowed(&[])),
             Tag::ByteArray => Node::ByteArray(Cow::Borrowed(&[])),
@@ -876,7 +876,7 @@ impl<'a> Builder<'a> {
             return Ok(Value::Int(i));
         }
         let big = parse_int(n, at)?;
-        Ok(self.g.push(Node::Int(big)))
+        Ok(self.g.push(Node::Int(Box::new(big))))
     }
 
     fn segment(&mut self, s: Scalar<'a>, at: usize) -> Result<(), Error> {
@@ -1198,7 +1198,7 @@ impl<'a> Builder<'a> {
                 let big = parse_int(text, main_at)?;
                 match big.to_i64() {
                     Some(i) if !needs_node => return Ok(Got::Val(Value::Int(i))),
-                    _ => Node::Int(big),
+                    _ => Node::Int(Box::new(big)),
                 }
             }
             Tag::Str => match main {

@@ -829,7 +829,7 @@ mod tests {
             readonly: false,
         };
         let nodes = [
-            Node::Int(BigInt::from(1)),
+            Node::Int(Box::new(BigInt::from(1))),
             Node::Str(PyStr::new("s")),
             Node::Bytes(Cow::Borrowed(b"")),
             Node::ByteArray(Cow::Borrowed(b"")),

@@ -82,7 +82,7 @@ fn key_eq_budget(g: &Graph<'_>, a: Value, b: Value, budget: &mut usize) -> bool 
         // Ints that fit 64 bits are inline, so a big int can only equal a float.
         (Value::Ref(x), Value::Float(f)) | (Value::Float(f), Value::Ref(x)) => {
             match (g.get(x), BigInt::from_f64(f)) {
-                (Some(Node::Int(b)), Some(fb)) => f.fract() == 0.0 && *b == fb,
+                (Some(Node::Int(b)), Some(fb)) => f.fract() == 0.0 && **b == fb,
                 _ => false,
             }
         }

@@ -586,7 +586,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             ParsedInt::Small(i) => Ok(Value::Int(i)),
             ParsedInt::Big(b) => {
                 let cost = b.bits() / 8;
-                self.new_node(Node::Int(b), cost)
+                self.new_node(Node::Int(Box::new(b)), cost)
             }
         }
     }

@@ -162,7 +162,7 @@ pub struct Buffer<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node<'a> {
     /// An int too large for 64 bits.
-    Int(BigInt),
+    Int(Box<BigInt>),
     /// A `str` (may hold lone surrogates).
     Str(PyStr<'a>),
     /// A `bytes` object.

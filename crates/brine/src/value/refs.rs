@@ -80,7 +80,7 @@ impl<'g, 'a> ValueRef<'g, 'a> {
     pub fn as_bigint(&self) -> Option<BigInt> {
         match (self.value, self.node()) {
             (Value::Int(i), _) => Some(BigInt::from(i)),
-            (_, Some(Node::Int(b))) => Some(b.clone()),
+            (_, Some(Node::Int(b))) => Some((**b).clone()),
             _ => None,
         }
     }
