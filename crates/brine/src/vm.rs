@@ -796,21 +796,26 @@ impl<'a, 'o> Machine<'a, 'o> {
                 _ => {}
             }
         }
-        let dest = match target {
+        let full = match target {
             Value::Ref(id) => match self.graph.node_mut(id) {
-                Some(Node::List(l)) => Some(l),
-                Some(Node::Object(o)) => Some(&mut o.list_items),
+                Some(Node::List(dest)) if dest.len() + n <= limit => {
+                    dest.extend_from_slice(items);
+                    Some(false)
+                }
+                Some(Node::Object(o)) if o.list_items.len() + n <= limit => {
+                    o.list_items.extend_from_slice(items);
+                    Some(false)
+                }
+                Some(Node::List(_) | Node::Object(_)) => Some(true),
                 _ => None,
             },
             _ => None,
         };
-        let Some(dest) = dest else {
-            return Err(self.mismatch("a list to append to", target));
-        };
-        if dest.len() + n > limit {
-            return Err(self.limit(Limit::ContainerLen, limit));
+        match full {
+            None => return Err(self.mismatch("a list to append to", target)),
+            Some(true) => return Err(self.limit(Limit::ContainerLen, limit)),
+            Some(false) => {}
         }
-        dest.extend_from_slice(items);
         self.stack.truncate(at);
         self.charge(n as u64 * ITEM_COST)
     }

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use num_bigint::BigInt;
+pub use thin_vec::ThinVec;
 
 pub use pystr::PyStr;
 pub use refs::ValueRef;
@@ -89,16 +90,16 @@ pub struct Object {
     /// Keyword arguments (a dict node), for `NEWOBJ_EX`.
     pub kwargs: Option<Value>,
     /// Each `BUILD` state applied to it, in order (almost always zero or one).
-    pub state: Vec<Value>,
+    pub state: ThinVec<Value>,
     /// Items appended to it (`APPEND`/`APPENDS`), as `extend`/`append` calls would.
-    pub list_items: Vec<Value>,
+    pub list_items: ThinVec<Value>,
     /// Items set on it (`SETITEM`/`SETITEMS`), as `__setitem__` calls would.
-    pub dict_items: Vec<(Value, Value)>,
+    pub dict_items: ThinVec<(Value, Value)>,
     /// Items added to it (`ADDITEMS`), as `add` calls would.
-    pub set_items: Vec<Value>,
+    pub set_items: ThinVec<Value>,
     /// State applied by a `state_setter` instead of BUILD (the sixth item of `__reduce__`):
     /// `(setter, state)` for each `setter obj state TUPLE2 REDUCE POP` the pickle made.
-    pub side_calls: Vec<(Value, Value)>,
+    pub side_calls: ThinVec<(Value, Value)>,
     /// Data the stream held right after this object was built, outside the pickle's
     /// opcodes, read only when [`Options::inline_data`](crate::Options::inline_data) asks
     /// for it (joblib's arrays): a bytes node (raw data, or a nested pickle's bytes).
@@ -121,11 +122,11 @@ impl Object {
             callable,
             args,
             kwargs,
-            state: Vec::new(),
-            list_items: Vec::new(),
-            dict_items: Vec::new(),
-            set_items: Vec::new(),
-            side_calls: Vec::new(),
+            state: ThinVec::new(),
+            list_items: ThinVec::new(),
+            dict_items: ThinVec::new(),
+            set_items: ThinVec::new(),
+            side_calls: ThinVec::new(),
             inline: None,
             offset,
         }
