@@ -171,6 +171,13 @@ fn element_size(storage_type: &str) -> Option<u64> {
 
 /// Reads the layout of a legacy checkpoint (`data` starts with the magic pickle).
 pub fn legacy_layout(data: &[u8]) -> Legacy {
+    legacy_layout_with(data, |at| crate::bytes::u64_at(data, at))
+}
+
+/// [`legacy_layout`], taking each storage's 8-byte element count at an offset from
+/// `count_at` instead of from `data`: a sparse reader reads those from the file (`data`
+/// must hold the pickles before the storages, and have the file's full length).
+pub fn legacy_layout_with(data: &[u8], mut count_at: impl FnMut(usize) -> Option<u64>) -> Legacy {
     let mut out = Legacy::default();
     let mut pos = 0usize;
     let mut sizes: HashMap<String, u64> = HashMap::new();
@@ -213,7 +220,7 @@ pub fn legacy_layout(data: &[u8]) -> Legacy {
             ));
             break;
         };
-        let Some(count) = crate::bytes::u64_at(data, pos) else {
+        let Some(count) = count_at(pos) else {
             out.problem = Some(format!("storage {key:?}: truncated element count"));
             break;
         };

@@ -92,5 +92,7 @@ pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackItem, OPCODES};
 pub use pyint::PyInt;
 pub use serde_de::{from_reader, from_slice};
 pub use serde_ser::{to_vec, to_writer};
-pub use value::{Buffer, CallKind, Global, Graph, Node, NodeId, Object, PyStr, Value, ValueRef};
+pub use value::{
+    Buffer, CallKind, Global, Graph, Node, NodeId, Object, PyStr, ThinVec, Value, ValueRef,
+};
 pub use vm::HIGHEST_PROTOCOL;

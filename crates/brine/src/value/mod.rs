@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use num_bigint::BigInt;
+/// The vector type of [`Object`]'s state and item lists (one word when empty), from `thin-vec`.
 pub use thin_vec::ThinVec;
 
 pub use pystr::PyStr;
