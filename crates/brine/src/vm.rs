@@ -119,7 +119,15 @@ impl<'a, 'o> Machine<'a, 'o> {
             graph: Graph::with_capacity((size_hint / 12).min(1 << 22)),
             stack: Vec::with_capacity(64),
             marks: Vec::new(),
-            memo: Memo::default(),
+            // Sized from the input like the arena: a memoized object takes 12-30 bytes
+            // of a typical pickle (at least 2), and growing a big memo copies it and
+            // touches twice its memory; the reserve costs nothing until it is used
+            // (measured: page faults 1,994 -> 858 over ten decodes of the records workload,
+            // 3,752 -> 576 for the tree).
+            memo: Memo {
+                dense: Vec::with_capacity((size_hint / 8).min(1 << 22).min(opts.limits.max_memo)),
+                ..Memo::default()
+            },
             opts,
             alloc: 0,
             proto: 0,
