@@ -33,6 +33,13 @@ fuzz_target!(|data: &[u8]| {
         ..brine::Options::default()
     })
     .decode_reader(data);
+    // A streaming source does not buffer ahead more than 1 MiB to check a FRAME's length,
+    // so a huge bogus frame is caught later, at another byte (as tests/mutations.rs allows).
+    if let Err(e) = &a {
+        if e.opcode() == Some(brine::Opcode::Frame) {
+            return;
+        }
+    }
     assert_eq!(a.is_ok(), b.is_ok());
     if let (Ok(a), Ok(b)) = (&a, &b) {
         let mut x = Bounded(String::new());
@@ -46,5 +53,6 @@ fuzz_target!(|data: &[u8]| {
     if let (Err(a), Err(b)) = (&a, &b) {
         assert!(a.offset() <= data.len() as u64);
         assert_eq!(a.offset(), b.offset());
+        assert_eq!(a.opcode(), b.opcode());
     }
 });
