@@ -250,7 +250,8 @@ impl<'a, 'o> Machine<'a, 'o> {
         loop {
             if p < end {
                 let room = self.stack.len() + self.marks.len() < self.max_depth;
-                let pushed = match data.get(p).copied().unwrap_or(0) {
+                let byte = data.get(p).copied().unwrap_or(0);
+                let pushed = match byte {
                     b'N' => Some((Value::None, 1)),
                     0x88 => Some((Value::Bool(true), 1)),
                     0x89 => Some((Value::Bool(false), 1)),
@@ -290,14 +291,13 @@ impl<'a, 'o> Machine<'a, 'o> {
                     },
                     // Nodes: the machine's own helpers, with the position they report set.
                     b']' | b'}' if room => {
-                        self.pos = p as u64;
-                        let node = if data.get(p) == Some(&b']') {
-                            self.op = Some(Opcode::EmptyList);
-                            Node::List(Vec::new())
+                        let (op, node) = if byte == b']' {
+                            (Opcode::EmptyList, Node::List(Vec::new()))
                         } else {
-                            self.op = Some(Opcode::EmptyDict);
-                            Node::Dict(Vec::new())
+                            (Opcode::EmptyDict, Node::Dict(Vec::new()))
                         };
+                        self.pos = p as u64;
+                        self.op = Some(op);
                         let v = self.new_node(node, 0)?;
                         self.stack.push(v);
                         p += 1;
