@@ -99,6 +99,12 @@ pub(crate) struct Machine<'a, 'o> {
     /// `start + max_input_bytes` and `max_depth`, read once per opcode.
     input_end: u64,
     max_depth: usize,
+    /// Where the input ends, when known (decoding a slice); 0 otherwise.
+    input_len: u64,
+    /// Whether a list was already sized from the input (see `big_list_reserve`).
+    big_list_sized: bool,
+    /// The stack height and byte offset of the latest MARK.
+    last_mark: (usize, u64),
     /// Offset and opcode being executed, for errors.
     pos: u64,
     op: Option<Opcode>,
@@ -139,6 +145,13 @@ impl<'a, 'o> Machine<'a, 'o> {
             input_end,
             max_depth,
             start,
+            input_len: if size_hint > 0 {
+                start.saturating_add(size_hint as u64)
+            } else {
+                0
+            },
+            big_list_sized: false,
+            last_mark: (usize::MAX, 0),
             pos: start,
             op: None,
         }
@@ -271,6 +284,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                         .map(|v| (v, 5)),
                     b'(' if room => {
                         self.marks.push(self.stack.len());
+                        self.last_mark = (self.stack.len(), p as u64);
                         p += 1;
                         continue;
                     }
@@ -804,9 +818,15 @@ impl<'a, 'o> Machine<'a, 'o> {
                 _ => {}
             }
         }
+        let reserve = self.big_list_reserve(n, at);
         let full = match target {
             Value::Ref(id) => match self.graph.node_mut(id) {
                 Some(Node::List(dest)) if dest.len() + n <= limit => {
+                    if dest.is_empty() && reserve > n {
+                        self.big_list_sized = true;
+                        // Only a reserve: if the allocator refuses it, the list grows as usual.
+                        let _ = dest.try_reserve_exact(reserve);
+                    }
                     dest.extend_from_slice(items);
                     Some(false)
                 }
@@ -826,6 +846,35 @@ impl<'a, 'o> Machine<'a, 'o> {
         }
         self.stack.truncate(at);
         self.charge(n as u64 * ITEM_COST)
+    }
+
+    /// How many items to reserve for a list whose first APPENDS brings the `n` items above
+    /// the mark at stack height `at`, or 0.
+    ///
+    /// A big flat list (the commonest big pickle: CPython writes it as batches of 1000)
+    /// otherwise grows by doubling: every growth copies it into fresh memory, which was a
+    /// third of decoding 2M ints. So the first list whose first batch is full, and holds no
+    /// MARK of its own (scalars, strings, memo references), is reserved for what the rest
+    /// of the input holds at this batch's bytes per item, capped at 64M items and by the
+    /// container and allocation limits. Once per pickle, and only from a slice (a stream's
+    /// length is unknown): the reserve is address space, touched only as the list fills.
+    /// Measured: 2M ints, 2M floats and 1M strings decode 10-30% faster.
+    fn big_list_reserve(&self, n: usize, at: usize) -> usize {
+        let (mark_at, mark_pos) = self.last_mark;
+        if self.big_list_sized || n < 1000 || self.input_len == 0 || mark_at != at {
+            return 0;
+        }
+        let span = self.pos.saturating_sub(mark_pos).max(1);
+        let left = self.input_end.min(self.input_len).saturating_sub(self.pos);
+        let items = u128::from(left) * n as u128 / u128::from(span) + n as u128;
+        let budget = self.opts.limits.max_alloc_bytes.saturating_sub(self.alloc) / ITEM_COST;
+        let items = u64::try_from(items)
+            .unwrap_or(u64::MAX)
+            .min(budget)
+            .min(1 << 26);
+        usize::try_from(items)
+            .unwrap_or(0)
+            .min(self.opts.limits.max_container_len)
     }
 
     /// `bytearray.extend(items)`: CPython's APPEND(S) calls `extend`/`append` on whatever it
@@ -1291,6 +1340,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                     return Err(self.limit(Limit::Depth, self.opts.limits.max_depth));
                 }
                 self.marks.push(self.stack.len());
+                self.last_mark = (self.stack.len(), self.pos);
             }
             Opcode::Stop => return Ok(Step::Stop),
             Opcode::Pop => {
