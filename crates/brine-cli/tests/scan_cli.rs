@@ -1,23 +1,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 //! `brine scan` on the corpus of tests/scan: exit codes and the shape of JSON and SARIF output.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
+
+use common::brine;
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/scan")
-}
-
-fn brine(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_brine"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 fn p(sub: &str) -> String {

@@ -2,8 +2,11 @@
 //! `brine scan` on tests/containers: per-file and per-member verdicts in text, JSON and
 //! SARIF, the container limit flags, parallel output order, and compressed input elsewhere.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
+
+use common::brine;
 
 use serde_json::Value;
 
@@ -13,18 +16,6 @@ fn dir() -> PathBuf {
 
 fn p(name: &str) -> String {
     dir().join(name).display().to_string()
-}
-
-fn brine(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_brine"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 fn manifest() -> Vec<Value> {

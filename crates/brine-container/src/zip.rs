@@ -292,17 +292,7 @@ fn parse_local<'a>(data: &'a [u8], at: u64) -> Option<LocalHeader<'a>> {
     let name_at = at_us + LOCAL_LEN;
     let raw_name = data.get(name_at..name_at.checked_add(nlen)?)?;
     let extra = data.get(name_at + nlen..(name_at + nlen).checked_add(xlen)?)?;
-    if usize_ == 0xffff_ffff || csize == 0xffff_ffff {
-        if let Some(z) = zip64_extra(extra) {
-            let mut vals = z.chunks_exact(8).filter_map(|c| u64_at(c, 0));
-            if usize_ == 0xffff_ffff {
-                usize_ = vals.next().unwrap_or(usize_);
-            }
-            if csize == 0xffff_ffff {
-                csize = vals.next().unwrap_or(csize);
-            }
-        }
-    }
+    read_zip64(extra, &mut [&mut usize_, &mut csize]);
     Some(LocalHeader {
         raw_name,
         flags,
@@ -315,6 +305,23 @@ fn parse_local<'a>(data: &'a [u8], at: u64) -> Option<LocalHeader<'a>> {
 }
 
 /// The data of the zip64 extended-information extra field (id 1), if present.
+/// Replaces each field that reads 0xffffffff with the next value of the zip64 extra field,
+/// in the order given (uncompressed size, compressed size, header offset: the spec's order).
+fn read_zip64(extra: &[u8], fields: &mut [&mut u64]) {
+    if fields.iter().all(|f| **f != 0xffff_ffff) {
+        return;
+    }
+    let Some(z) = zip64_extra(extra) else {
+        return;
+    };
+    let mut vals = z.chunks_exact(8).filter_map(|c| u64_at(c, 0));
+    for f in fields.iter_mut() {
+        if **f == 0xffff_ffff {
+            **f = vals.next().unwrap_or(**f);
+        }
+    }
+}
+
 fn zip64_extra(extra: &[u8]) -> Option<&[u8]> {
     let mut i = 0usize;
     while i + 4 <= extra.len() {
@@ -509,20 +516,7 @@ fn read_central<'a>(
             return;
         };
         let (mut csize, mut usize_, mut offset) = (u64::from(cs), u64::from(us), u64::from(off));
-        if usize_ == 0xffff_ffff || csize == 0xffff_ffff || offset == 0xffff_ffff {
-            if let Some(z) = zip64_extra(extra) {
-                let mut vals = z.chunks_exact(8).filter_map(|c| u64_at(c, 0));
-                if usize_ == 0xffff_ffff {
-                    usize_ = vals.next().unwrap_or(usize_);
-                }
-                if csize == 0xffff_ffff {
-                    csize = vals.next().unwrap_or(csize);
-                }
-                if offset == 0xffff_ffff {
-                    offset = vals.next().unwrap_or(offset);
-                }
-            }
-        }
+        read_zip64(extra, &mut [&mut usize_, &mut csize, &mut offset]);
         entries.push(Entry {
             name: name_string(raw_name),
             raw_name,
