@@ -292,14 +292,21 @@ impl<'a, 'o> Machine<'a, 'o> {
                         p += 1;
                         continue;
                     }
-                    // LONG1 of at most 8 bytes: an i64.
-                    0x8a => match data.get(p + 1) {
-                        Some(&n) if n <= 8 && p + 2 + n as usize <= end => {
+                    // LONG1 of at most 16 bytes: an i64, or a node of up to 128 bits.
+                    0x8a if room => match data.get(p + 1) {
+                        Some(&n) if n <= 16 && p + 2 + n as usize <= end => {
                             let b = data.get(p + 2..p + 2 + n as usize).unwrap_or_default();
-                            match pytext::decode_long_le(b) {
-                                ParsedInt::Small(i) => Some((Value::Int(i), 2 + n as usize)),
-                                _ => None,
-                            }
+                            let v = match pytext::decode_long_le(b) {
+                                ParsedInt::Small(i) => Value::Int(i),
+                                big => {
+                                    self.pos = p as u64;
+                                    self.op = Some(Opcode::Long1);
+                                    self.int_value(big)?
+                                }
+                            };
+                            self.stack.push(v);
+                            p += 2 + n as usize;
+                            continue;
                         }
                         _ => None,
                     },
