@@ -1998,8 +1998,6 @@ fn global_name(g: &Global<'_>) -> String {
     )
 }
 
-/// Bytes a payload holds that were copied (borrowed ones cost nothing).
-#[allow(clippy::ptr_arg)] // whether the Cow is borrowed is the point
 /// Whether the `n <= 16` bytes at `data[at..]` are ASCII, checked as one 16-byte word when
 /// the input holds 16 bytes from there (false otherwise, leaving the check to
 /// [`pytext::check_utf8_surrogatepass`]). Most pickled strs are short and ASCII, and a
@@ -2019,6 +2017,8 @@ fn short_ascii(data: &[u8], at: usize, n: u8) -> bool {
     u128::from_le_bytes(word) & mask & (u128::MAX / 255 * 0x80) == 0
 }
 
+/// Bytes a payload holds that were copied (borrowed ones cost nothing).
+#[allow(clippy::ptr_arg)] // whether the Cow is borrowed is the point
 fn owned_len(b: &Cow<'_, [u8]>) -> u64 {
     match b {
         Cow::Borrowed(_) => 0,
