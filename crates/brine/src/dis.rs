@@ -797,7 +797,9 @@ fn write_float(buf: &mut LineBuf, x: f64) -> fmt::Result {
         }
         Ok(())
     } else {
-        pyrepr::write_float_repr(buf, x)
+        let t = pyrepr::format_r(x, true, false);
+        buf.fixed(t.bytes(), t.len());
+        Ok(())
     }
 }
 
