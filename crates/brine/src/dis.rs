@@ -807,7 +807,7 @@ fn write_float(buf: &mut LineBuf, x: f64) -> fmt::Result {
         Ok(())
     } else {
         let t = pyrepr::format_r(x, true, false);
-        buf.fixed(t.bytes(), t.len());
+        buf.extend(t.as_bytes());
         Ok(())
     }
 }
@@ -2048,8 +2048,9 @@ fn run_fast<W: io::Write>(
                 let kept = pop_push!();
                 head!();
                 w.byte(b' ');
-                let t = pyrepr::format_r(x, true, false);
-                w.fixed(t.bytes(), t.len());
+                if let Some(dst) = w.dst.get_mut(w.n..w.n + pyrepr::FLOAT_ROOM) {
+                    w.n += pyrepr::write_r(dst, x, true, false);
+                }
                 finish!(kept, at + 8);
             }
             Shape::Str1 => str_arg!(payload_at::<1>(data, at), 1),

@@ -278,29 +278,31 @@ fn tie_to_even(
     }
 }
 
-/// The text of a float in `repr` style, built in a fixed buffer (at most 25 bytes are used;
-/// the rest lets pieces be copied as whole arrays).
+/// The text of a float in `repr` style, built in a fixed buffer.
 pub(crate) struct FloatText {
-    buf: [u8; 64],
+    buf: [u8; FLOAT_ROOM],
     len: usize,
 }
+
+/// Room [`write_r`] needs in its destination: at most 25 bytes are kept, the rest lets
+/// pieces be copied as whole arrays.
+pub(crate) const FLOAT_ROOM: usize = 64;
 
 impl FloatText {
     /// The text.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }
+}
 
-    /// The whole buffer (the text is its first [`FloatText::len`] bytes), for fixed-size copies.
-    pub(crate) fn bytes(&self) -> &[u8; 64] {
-        &self.buf
-    }
+/// A destination with a cursor; writes past its end are dropped (callers give it
+/// [`FLOAT_ROOM`] bytes, more than any text needs).
+struct Dst<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
 
-    /// Length of the text.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
+impl Dst<'_> {
     #[inline(always)]
     fn put(&mut self, c: u8) {
         if let Some(d) = self.buf.get_mut(self.len) {
@@ -317,22 +319,96 @@ impl FloatText {
             self.len += adv.min(32);
         }
     }
+
+    #[inline(always)]
+    fn slice(&mut self, s: &[u8]) {
+        if let Some(d) = self.buf.get_mut(self.len..self.len + s.len()) {
+            d.copy_from_slice(s);
+            self.len += s.len();
+        }
+    }
+
+    /// Ryu's text of a positive float, rewritten as `repr` writes it. The two agree on the
+    /// digits (when no tie is possible) and on fixed notation for decimal exponents -3 to 16;
+    /// `repr` also writes 1e-04 .. 9.99e-04 in exponent form, and exponents with a sign and
+    /// at least two digits.
+    fn put_ryu(&mut self, text: &[u8], add_dot_0: bool) {
+        match text.iter().rposition(|&c| c == b'e') {
+            None if text.starts_with(b"0.0000") => {
+                // 0.0000ddd: d.dde-05
+                let digits = text.get(6..).unwrap_or_default();
+                if let Some((&first, rest)) = digits.split_first() {
+                    self.put(first);
+                    if !rest.is_empty() {
+                        self.put(b'.');
+                        self.slice(rest);
+                    }
+                }
+                self.put32(b"e-05                            ", 4);
+            }
+            None => {
+                // Integral values end in ".0" in Ryu's text, as with `Py_DTSF_ADD_DOT_0`.
+                let keep = if !add_dot_0 && text.ends_with(b".0") {
+                    text.len() - 2
+                } else {
+                    text.len()
+                };
+                self.slice(text.get(..keep).unwrap_or_default());
+            }
+            Some(e) => {
+                self.slice(text.get(..e).unwrap_or_default());
+                let exponent = text.get(e + 1..).unwrap_or_default();
+                let (sign, digits) = match exponent.split_first() {
+                    Some((b'-', digits)) => (b'-', digits),
+                    _ => (b'+', exponent),
+                };
+                self.put(b'e');
+                self.put(sign);
+                if digits.len() < 2 {
+                    self.put(b'0');
+                }
+                self.slice(digits);
+            }
+        }
+    }
+}
+
+/// Whether `a` (finite, > 0) may lie exactly halfway between two shortest decimals, the case
+/// where Ryu and dtoa may choose differently. `a = m * 2^e` with `m` odd; for `e < 0` its
+/// exact decimal `m * 5^-e / 10^-e` has at least as many digits as `5^-e`, 19 from `e = -27`
+/// on, and a halfway case has at most 18 (17 shortest digits and the 5).
+fn may_be_halfway(a: f64) -> bool {
+    let bits = a.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), biased - 1075)
+    };
+    e + m.trailing_zeros() as i32 >= -26
 }
 
 /// CPython's `PyOS_double_to_string(x, 'r', 0, flags)`: `add_dot_0` is `Py_DTSF_ADD_DOT_0`,
 /// `always_sign` is `Py_DTSF_SIGN`.
 pub(crate) fn format_r(x: f64, add_dot_0: bool, always_sign: bool) -> FloatText {
-    let mut t = FloatText {
-        buf: [b'0'; 64],
-        len: 0,
-    };
+    let mut buf = [b'0'; FLOAT_ROOM];
+    let len = write_r(&mut buf, x, add_dot_0, always_sign);
+    FloatText { buf, len }
+}
+
+/// Writes [`format_r`]'s text at the start of `dst` (which needs [`FLOAT_ROOM`] bytes) and
+/// returns its length.
+#[inline]
+pub(crate) fn write_r(dst: &mut [u8], x: f64, add_dot_0: bool, always_sign: bool) -> usize {
+    let mut t = Dst { buf: dst, len: 0 };
     if x.is_nan() {
         // The sign of a NaN is ignored.
         if always_sign {
             t.put(b'+');
         }
         t.put32(b"nan                             ", 3);
-        return t;
+        return t.len;
     }
     if x.is_sign_negative() {
         t.put(b'-');
@@ -341,9 +417,14 @@ pub(crate) fn format_r(x: f64, add_dot_0: bool, always_sign: bool) -> FloatText 
     }
     if x.is_infinite() {
         t.put32(b"inf                             ", 3);
-        return t;
+        return t.len;
     }
     let a = x.abs();
+    if a != 0.0 && !may_be_halfway(a) {
+        let mut buf = ryu::Buffer::new();
+        t.put_ryu(buf.format_finite(a).as_bytes(), add_dot_0);
+        return t.len;
+    }
     let mut digits = [b'0'; 32];
     let (n, decpt) = if a == 0.0 {
         (1, 1)
@@ -385,13 +466,13 @@ pub(crate) fn format_r(x: f64, add_dot_0: bool, always_sign: bool) -> FloatText 
     } else {
         // The digits, then zeros up to the point (the buffer is all zeros past the digits).
         t.put32(&digits, n);
-        t.len += (decpt - ndigits) as usize;
+        t.put32(&[b'0'; 32], (decpt - ndigits) as usize);
         if add_dot_0 {
             t.put(b'.');
             t.put(b'0');
         }
     }
-    t
+    t.len
 }
 
 /// Writes [`format_r`]'s text.
