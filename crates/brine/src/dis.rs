@@ -309,9 +309,9 @@ fn decimal_len(mut v: u64) -> usize {
     len + usize::from(v >= 10) + usize::from(v >= 100) + usize::from(v >= 1000)
 }
 
-/// The decimal digits of `v < 10**8`, at the start of the array, and how many there are.
+/// The eight decimal digits of `v < 10**8`, with leading zeros, as a little-endian word.
 #[inline]
-fn digits8(v: u32) -> ([u8; 8], usize) {
+fn digits8_padded(v: u32) -> u64 {
     let pair = |x: u32| {
         let i = x as usize * 2;
         [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
@@ -321,6 +321,12 @@ fn digits8(v: u32) -> ([u8; 8], usize) {
     let [c, d] = pair(hi % 100);
     let [e, f] = pair(lo / 100);
     let [g, h] = pair(lo % 100);
+    u64::from_le_bytes([a, b, c, d, e, f, g, h])
+}
+
+/// The decimal digits of `v < 10**8`, at the start of the array, and how many there are.
+#[inline]
+fn digits8(v: u32) -> ([u8; 8], usize) {
     // floor(log10(v)) from the bit length (1233 / 4096 ~ log10(2)), corrected by one compare.
     const POWERS: [u32; 9] = [
         1,
@@ -337,7 +343,7 @@ fn digits8(v: u32) -> ([u8; 8], usize) {
     let guess = ((bits * 1233) >> 12) as usize;
     let len = guess + usize::from((v | 1) >= POWERS[guess]);
     // Little-endian: shifting right drops the leading zeros from the front.
-    let word = u64::from_le_bytes([a, b, c, d, e, f, g, h]) >> (8 * (8 - len));
+    let word = digits8_padded(v) >> (8 * (8 - len));
     (word.to_le_bytes(), len)
 }
 
@@ -486,6 +492,7 @@ impl Window<'_> {
 /// of successive opcodes (`"%5d: " % pos`) and the memo size MEMOIZE shows (`(as N)`). Below
 /// 10**8 the digits are kept in a register-sized word (one digit per byte, the last digit in
 /// the low byte) and advanced by a carry-propagating add.
+#[derive(Clone, Copy)]
 struct Counter {
     digits: u64,
     value: u64,
@@ -514,10 +521,12 @@ impl Counter {
     #[inline]
     fn advance_to(&mut self, value: u64) {
         match value.checked_sub(self.value) {
-            Some(delta) if delta < 10 && value < 100_000_000 => {
+            Some(delta) if delta < 100 && value < 100_000_000 => {
                 // With 0xF6 added to every digit, a digit that passes 9 overflows its byte and
                 // carries into the next one; bytes that did not overflow keep their high bit.
-                let z = (self.digits + 0xF6 * BYTE_ONES).wrapping_add(delta);
+                // The delta is added digit by digit (two digits: tens in the second byte).
+                let bcd = ((delta / 10) << 8) | (delta % 10);
+                let z = (self.digits + 0xF6 * BYTE_ONES).wrapping_add(bcd);
                 let kept = (z >> 7) & BYTE_ONES;
                 self.digits = z - kept * 0xF6;
                 self.value = value;
@@ -797,7 +806,9 @@ fn write_float(buf: &mut LineBuf, x: f64) -> fmt::Result {
         }
         Ok(())
     } else {
-        pyrepr::write_float_repr(buf, x)
+        let t = pyrepr::format_r(x, true, false);
+        buf.extend(t.as_bytes());
+        Ok(())
     }
 }
 
@@ -1238,11 +1249,30 @@ fn run<'de, R: Read<'de>, W: io::Write>(
     let start = r.offset();
     let mut annocol = opts.annotate;
     let table = op_facts();
+    let fast_table = fast_ops(&table);
     let mut pos_text = Counter::new(start);
     let mut memo_text = Counter::new(0);
     let mut scratch = Scratch::default();
     let mut prefixes = Prefixes::new(opts.indentlevel);
     loop {
+        if opts.annotate == 0 {
+            if let Some(s) = r.as_slice_read() {
+                let (data, at) = s.parts();
+                let at = run_fast(
+                    data,
+                    at,
+                    &fast_table,
+                    m,
+                    &mut summary,
+                    &mut pos_text,
+                    &mut memo_text,
+                    out,
+                    opts.indentlevel,
+                )
+                .map_err(DisError::Io)?;
+                s.set_pos(at);
+            }
+        }
         let pos = r.offset();
         let byte = match r.next_byte() {
             Ok(Some(b)) => b,
@@ -1476,6 +1506,566 @@ fn run<'de, R: Read<'de>, W: io::Write>(
     Ok(summary)
 }
 
+/// What an opcode looks like to the fast loop ([`run_fast`]), which has one straight stretch
+/// of code for each: a branch whose outcome depends on the opcode then sits in the arm of
+/// that opcode, where it always goes the same way (shared branches on the opcode kind
+/// mispredicted most lines).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Left to the general loop.
+    No,
+    /// No argument, no mark, no memo: pops some items, pushes at most one.
+    Plain,
+    /// MARK.
+    Mark,
+    /// No argument; pops down to the last mark and some items below it, pushes at most one.
+    MarkOp,
+    Memoize,
+    /// BINGET, LONG_BINGET.
+    Get1,
+    Get4,
+    /// BINPUT, LONG_BINPUT.
+    Put1,
+    Put4,
+    /// Integer arguments: `uint1`, `uint2`, `int4`, `uint4`, `uint8`, `long1` (of at most
+    /// 8 bytes).
+    U1,
+    U2,
+    I4,
+    U4,
+    U8,
+    Long1,
+    F8,
+    /// `unicodestring1`, `unicodestring4`, `string1`: listed when plain ASCII.
+    Str1,
+    Str4,
+    Latin1,
+    Bytes1,
+    Bytes4,
+}
+
+impl Shape {
+    fn of(op: Opcode, arg: Option<ArgKind>, mark_at: Option<u8>, memo: MemoOp) -> Shape {
+        // POP may pop a mark, PROTO sets the summary's protocol, STOP ends the listing, DUP
+        // pushes two items.
+        if matches!(op, Opcode::Pop | Opcode::Proto | Opcode::Stop | Opcode::Dup) {
+            return Shape::No;
+        }
+        match (arg, memo) {
+            (None, MemoOp::Memoize) => Shape::Memoize,
+            (None, _) if op == Opcode::Mark => Shape::Mark,
+            (None, _) if mark_at.is_some() => Shape::MarkOp,
+            (None, _) => Shape::Plain,
+            (Some(ArgKind::Uint1), MemoOp::Get) => Shape::Get1,
+            (Some(ArgKind::Uint4), MemoOp::Get) => Shape::Get4,
+            (Some(ArgKind::Uint1), MemoOp::Put) => Shape::Put1,
+            (Some(ArgKind::Uint4), MemoOp::Put) => Shape::Put4,
+            (_, MemoOp::Get | MemoOp::Put | MemoOp::Memoize) => Shape::No,
+            (Some(_), _) if mark_at.is_some() => Shape::No,
+            (Some(kind), MemoOp::None) => match kind {
+                ArgKind::Uint1 => Shape::U1,
+                ArgKind::Uint2 => Shape::U2,
+                ArgKind::Int4 => Shape::I4,
+                ArgKind::Uint4 => Shape::U4,
+                ArgKind::Uint8 => Shape::U8,
+                ArgKind::Long1 => Shape::Long1,
+                ArgKind::Float8 => Shape::F8,
+                ArgKind::Unicodestring1 => Shape::Str1,
+                ArgKind::Unicodestring4 => Shape::Str4,
+                ArgKind::String1 => Shape::Latin1,
+                ArgKind::Bytes1 => Shape::Bytes1,
+                ArgKind::Bytes4 => Shape::Bytes4,
+                _ => Shape::No,
+            },
+        }
+    }
+}
+
+/// One opcode as [`run_fast`] lists it: a compact copy of what it needs from [`OpFacts`].
+#[derive(Clone, Copy)]
+struct FastOp {
+    code: [u8; 8],
+    name: [u8; 24],
+    /// The name's length as listed: padded to 10 when an argument or a note follows.
+    name_adv: u8,
+    shape: Shape,
+    proto: u8,
+    /// Items popped (below the mark, for a [`Shape::MarkOp`]).
+    pops: u8,
+    /// The item pushed, if any.
+    push: Option<StackItem>,
+}
+
+fn fast_ops(table: &[Option<OpFacts>]) -> Vec<FastOp> {
+    let unused = FastOp {
+        code: [b' '; 8],
+        name: [b' '; 24],
+        name_adv: 0,
+        shape: Shape::No,
+        proto: 0,
+        pops: 0,
+        push: None,
+    };
+    let mut fast = vec![unused; 256];
+    for (slot, facts) in fast.iter_mut().zip(table) {
+        let Some(f) = facts else { continue };
+        let op = crate::opcode::OPCODES[f.slot].opcode;
+        let mut shape = Shape::of(op, f.arg, f.mark_at, f.memo);
+        if f.after.len() > 1 || (shape != Shape::Mark && f.after.contains(&StackItem::Mark)) {
+            shape = Shape::No;
+        }
+        let padded = f.arg.is_some() || f.mark_at.is_some() || f.memo == MemoOp::Memoize;
+        let name_len = usize::from(f.name_len);
+        *slot = FastOp {
+            code: f.code,
+            name: f.name,
+            name_adv: (if padded { name_len.max(10) } else { name_len }) as u8,
+            shape,
+            proto: f.proto,
+            pops: f.mark_at.unwrap_or(f.pops),
+            push: f.after.first().copied(),
+        };
+    }
+    fast
+}
+
+/// Longest payload (str or bytes) the fast loop lists.
+const FAST_PAYLOAD: usize = 1024;
+
+/// Deepest indentation (in blanks) the fast loop writes.
+const FAST_INDENT: usize = 2048;
+
+/// Room one fast line may take: offset, code, indentation (written in whole [`SPACES`]
+/// arrays), name, the longest argument (bytes escape to 4 characters each), the note, and
+/// the fixed-size copies' overrun.
+const FAST_LINE: usize = 32 + 8 + FAST_INDENT + 64 + 24 + 4 * FAST_PAYLOAD + 16 + 48 + 64;
+
+/// `N` bytes of `data` from `at`.
+#[inline(always)]
+fn array_at<const N: usize>(data: &[u8], at: usize) -> Option<[u8; N]> {
+    data.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+/// The payload of a length-prefixed argument whose length field (`N` bytes) starts at `at`,
+/// for a length the fast loop lists.
+#[inline(always)]
+fn payload_at<const N: usize>(data: &[u8], at: usize) -> Option<&[u8]> {
+    let mut len = [0u8; 8];
+    len[..N].copy_from_slice(&array_at::<N>(data, at)?);
+    let len = u64::from_le_bytes(len);
+    if len > FAST_PAYLOAD as u64 {
+        return None;
+    }
+    data.get(at + N..at + N + len as usize)
+}
+
+/// `repr()` of each byte inside a bytes literal quoted with `'` (the `'` itself aside): the
+/// text, padded to 4, and its length.
+const BYTE_ESCAPES: [([u8; 4], u8); 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b'\\' => (*b"\\\\  ", 2),
+            b'\t' => (*b"\\t  ", 2),
+            b'\n' => (*b"\\n  ", 2),
+            b'\r' => (*b"\\r  ", 2),
+            0x20..=0x7e => ([b, b' ', b' ', b' '], 1),
+            _ => ([b'\\', b'x', HEX[c >> 4], HEX[c & 15]], 4),
+        };
+        c += 1;
+    }
+    t
+};
+
+impl Window<'_> {
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        if let Some(d) = self.dst.get_mut(self.n) {
+            *d = b;
+            self.n += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn slice(&mut self, s: &[u8]) {
+        if let Some(d) = self.dst.get_mut(self.n..self.n + s.len()) {
+            d.copy_from_slice(s);
+            self.n += s.len();
+        }
+    }
+
+    /// `k` blanks, written 64 at a time.
+    #[inline(always)]
+    fn spaces(&mut self, k: usize) {
+        let end = self.n + k;
+        self.fixed(SPACES, k.min(SPACES.len()));
+        while self.n < end {
+            let step = (end - self.n).min(SPACES.len());
+            self.fixed(SPACES, step);
+            if step == 0 {
+                break;
+            }
+        }
+    }
+
+    /// A decimal; below 10**8 without a branch on its length.
+    #[inline(always)]
+    fn u64(&mut self, v: u64) {
+        if v < 100_000_000 {
+            let (digits, len) = digits8(v as u32);
+            self.fixed(&digits, len);
+        } else {
+            self.u64_long(v);
+        }
+    }
+
+    /// A decimal of 9 to 20 digits: the leading part, then groups of eight.
+    #[inline(never)]
+    fn u64_long(&mut self, v: u64) {
+        const E8: u64 = 100_000_000;
+        let low = digits8_padded((v % E8) as u32).to_le_bytes();
+        let rest = v / E8;
+        if rest < E8 {
+            let (digits, len) = digits8(rest as u32);
+            self.fixed(&digits, len);
+        } else {
+            let (digits, len) = digits8((rest / E8) as u32);
+            self.fixed(&digits, len);
+            self.fixed(&digits8_padded((rest % E8) as u32).to_le_bytes(), 8);
+        }
+        self.fixed(&low, 8);
+    }
+
+    /// A decimal of a magnitude beyond `u64` (up to 39 digits).
+    #[cold]
+    fn u128(&mut self, v: u128) {
+        match u64::try_from(v) {
+            Ok(v) => self.u64(v),
+            Err(_) => {
+                const E16: u128 = 10_000_000_000_000_000;
+                self.u128(v / E16);
+                let low = (v % E16) as u64;
+                self.fixed(&digits8_padded((low / 100_000_000) as u32).to_le_bytes(), 8);
+                self.fixed(&digits8_padded((low % 100_000_000) as u32).to_le_bytes(), 8);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn i64(&mut self, v: i64) {
+        self.fixed(b"-", usize::from(v < 0));
+        self.u64(v.unsigned_abs());
+    }
+
+    /// `'text'` for plain ASCII text.
+    #[inline(always)]
+    fn plain_str(&mut self, s: &[u8]) {
+        self.fixed(b" '", 2);
+        self.slice(s);
+        self.byte(b'\'');
+    }
+
+    /// ` b'...'`: `repr(bytes)` after a blank.
+    #[inline(always)]
+    fn bytes_repr(&mut self, b: &[u8]) {
+        let quote = if memchr::memchr(b'\'', b).is_some() && memchr::memchr(b'"', b).is_none() {
+            b'"'
+        } else {
+            b'\''
+        };
+        self.fixed(&[b' ', b'b', quote], 3);
+        for &c in b {
+            if c == quote {
+                self.fixed(&[b'\\', c], 2);
+            } else {
+                let (text, len) = BYTE_ESCAPES[usize::from(c)];
+                self.fixed(&text, usize::from(len));
+            }
+        }
+        self.byte(quote);
+    }
+}
+
+/// Lists opcodes from `data[pos..]` as the general loop in [`run`] would, for as long as they
+/// are common and well-formed, with the input and output positions kept in registers; returns
+/// the offset of the first opcode it leaves to the general loop (an uncommon opcode or
+/// argument, anything the general loop reports as an error, a very deep indentation).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn run_fast<W: io::Write>(
+    data: &[u8],
+    mut pos: usize,
+    ops: &[FastOp],
+    m: &mut Machine,
+    summary: &mut DisSummary,
+    pos_text: &mut Counter,
+    memo_text: &mut Counter,
+    out: &mut Out<'_, W>,
+    indentlevel: usize,
+) -> io::Result<usize> {
+    // Memo keys beyond the dense ones take the general loop's hash maps.
+    if !m.memo.sparse.is_empty() || !m.memo.big.is_empty() {
+        return Ok(pos);
+    }
+    let Out { line, w: writer } = out;
+    if line.buf.len() < OUT_BLOCK + FAST_LINE {
+        line.buf.resize(OUT_BLOCK + FAST_LINE, 0);
+    }
+    let (mut pt, mut mt) = (*pos_text, *memo_text);
+    let mut w = Window {
+        dst: &mut line.buf[..],
+        n: line.n,
+    };
+    let Machine { stack, marks, memo } = m;
+    let dense = &mut memo.dense;
+    let result = loop {
+        if w.n >= OUT_BLOCK {
+            if let Err(e) = writer.write_all(w.dst.get(..w.n).unwrap_or_default()) {
+                break Err(e);
+            }
+            w.n = 0;
+        }
+        let Some(f) = data.get(pos).and_then(|&b| ops.get(usize::from(b))) else {
+            break Ok(());
+        };
+        let indent = indentlevel.saturating_mul(marks.len());
+        if indent > FAST_INDENT || w.n + FAST_LINE > w.dst.len() {
+            break Ok(());
+        }
+        let at = pos + 1;
+        // The start of the line: `"%5d: " % pos`, the code, the indentation, the name.
+        macro_rules! head {
+            () => {{
+                pt.advance_to(pos as u64);
+                match pt.field(5) {
+                    Some((field, width)) => w.fixed(&field, width),
+                    None => w.u64(pos as u64),
+                }
+                w.fixed(b": ", 2);
+                w.fixed(&f.code, 5);
+                w.spaces(indent);
+                w.fixed(&f.name, usize::from(f.name_adv));
+            }};
+        }
+        // Pops `f.pops` items and pushes `f.push`; `None` (leave) on a stack underflow.
+        macro_rules! pop_push {
+            () => {{
+                let Some(kept) = stack.len().checked_sub(usize::from(f.pops)) else {
+                    break Ok(());
+                };
+                kept
+            }};
+        }
+        macro_rules! finish {
+            ($kept:expr, $next:expr) => {{
+                w.byte(b'\n');
+                stack.truncate($kept);
+                if let Some(item) = f.push {
+                    stack.push(item);
+                }
+                summary.opcodes += 1;
+                summary.highest_protocol = summary.highest_protocol.max(f.proto);
+                pos = $next;
+            }};
+        }
+        // An opcode with an integer argument read by `$read` (`None`: leave it).
+        macro_rules! int_arg {
+            ($read:expr) => {{
+                let Some((value, next)) = $read else {
+                    break Ok(());
+                };
+                let kept = pop_push!();
+                head!();
+                w.byte(b' ');
+                w.i64(value);
+                finish!(kept, next);
+            }};
+        }
+        macro_rules! str_arg {
+            ($payload:expr, $len_bytes:expr) => {{
+                let Some(s) = $payload.filter(|s| is_plain_ascii(s)) else {
+                    break Ok(());
+                };
+                let kept = pop_push!();
+                head!();
+                w.plain_str(s);
+                finish!(kept, at + $len_bytes + s.len());
+            }};
+        }
+        macro_rules! bytes_arg {
+            ($payload:expr, $len_bytes:expr) => {{
+                let Some(b) = $payload else {
+                    break Ok(());
+                };
+                let kept = pop_push!();
+                head!();
+                w.bytes_repr(b);
+                finish!(kept, at + $len_bytes + b.len());
+            }};
+        }
+        macro_rules! get {
+            ($key:expr, $next:expr) => {{
+                let Some(&item) = $key.and_then(|k| dense.get(k)) else {
+                    break Ok(());
+                };
+                head!();
+                w.byte(b' ');
+                w.u64($key.unwrap_or(0) as u64);
+                w.byte(b'\n');
+                stack.push(item);
+                summary.opcodes += 1;
+                summary.highest_protocol = summary.highest_protocol.max(f.proto);
+                pos = $next;
+            }};
+        }
+        macro_rules! put {
+            ($key:expr, $next:expr) => {{
+                // The next dense key (a stored one is an error, a later one goes to the maps).
+                match ($key, stack.last()) {
+                    (Some(k), Some(&top)) if k == dense.len() && top != StackItem::Mark => {
+                        dense.push(top)
+                    }
+                    _ => break Ok(()),
+                }
+                head!();
+                w.byte(b' ');
+                w.u64($key.unwrap_or(0) as u64);
+                w.byte(b'\n');
+                summary.opcodes += 1;
+                summary.highest_protocol = summary.highest_protocol.max(f.proto);
+                pos = $next;
+            }};
+        }
+        match f.shape {
+            Shape::No => break Ok(()),
+            Shape::Plain => {
+                let kept = pop_push!();
+                head!();
+                finish!(kept, at);
+            }
+            Shape::Mark => {
+                head!();
+                w.byte(b'\n');
+                marks.push(pos as u64);
+                summary.max_mark_depth = summary.max_mark_depth.max(marks.len());
+                stack.push(StackItem::Mark);
+                summary.opcodes += 1;
+                summary.highest_protocol = summary.highest_protocol.max(f.proto);
+                pos = at;
+            }
+            Shape::MarkOp => {
+                let (Some(&markpos), Some(i)) = (
+                    marks.last(),
+                    stack.iter().rposition(|&s| s == StackItem::Mark),
+                ) else {
+                    break Ok(());
+                };
+                let Some(kept) = i.checked_sub(usize::from(f.pops)) else {
+                    break Ok(());
+                };
+                head!();
+                w.fixed(b" (MARK at ", 10);
+                w.u64(markpos);
+                w.byte(b')');
+                marks.pop();
+                finish!(kept, at);
+            }
+            Shape::Memoize => {
+                let idx = dense.len();
+                match stack.last() {
+                    Some(&top) if top != StackItem::Mark => dense.push(top),
+                    _ => break Ok(()),
+                }
+                head!();
+                w.fixed(b" (as ", 5);
+                mt.advance_to(idx as u64);
+                match mt.field(1) {
+                    Some((field, width)) => w.fixed(&field, width),
+                    None => w.u64(idx as u64),
+                }
+                w.byte(b')');
+                // MEMOIZE pops its item and pushes it back as `any`.
+                let kept = stack.len() - 1;
+                finish!(kept, at);
+            }
+            Shape::Get1 => get!(data.get(at).map(|&k| usize::from(k)), at + 1),
+            Shape::Get4 => get!(
+                array_at::<4>(data, at).map(|k| u32::from_le_bytes(k) as usize),
+                at + 4
+            ),
+            Shape::Put1 => put!(data.get(at).map(|&k| usize::from(k)), at + 1),
+            Shape::Put4 => put!(
+                array_at::<4>(data, at).map(|k| u32::from_le_bytes(k) as usize),
+                at + 4
+            ),
+            Shape::U1 => int_arg!(data.get(at).map(|&v| (i64::from(v), at + 1))),
+            Shape::U2 => {
+                int_arg!(array_at(data, at).map(|v| (i64::from(u16::from_le_bytes(v)), at + 2)))
+            }
+            Shape::I4 => {
+                int_arg!(array_at(data, at).map(|v| (i64::from(i32::from_le_bytes(v)), at + 4)))
+            }
+            Shape::U4 => {
+                int_arg!(array_at(data, at).map(|v| (i64::from(u32::from_le_bytes(v)), at + 4)))
+            }
+            Shape::U8 => int_arg!(array_at(data, at)
+                .and_then(|v| i64::try_from(u64::from_le_bytes(v)).ok())
+                .map(|v| (v, at + 8))),
+            Shape::Long1 => {
+                // Up to 16 bytes: an i128, two's complement little-endian.
+                let Some(b) = data
+                    .get(at)
+                    .and_then(|&n| data.get(at + 1..at + 1 + usize::from(n)))
+                    .filter(|b| b.len() <= 16)
+                else {
+                    break Ok(());
+                };
+                let fill = if b.last().is_some_and(|&l| l & 0x80 != 0) {
+                    0xff
+                } else {
+                    0
+                };
+                let mut le = [fill; 16];
+                le[..b.len()].copy_from_slice(b);
+                let value = i128::from_le_bytes(le);
+                let kept = pop_push!();
+                head!();
+                w.byte(b' ');
+                w.fixed(b"-", usize::from(value < 0));
+                match u64::try_from(value.unsigned_abs()) {
+                    Ok(v) => w.u64(v),
+                    Err(_) => w.u128(value.unsigned_abs()),
+                }
+                finish!(kept, at + 1 + b.len());
+            }
+            Shape::F8 => {
+                let Some(x) = array_at(data, at).map(f64::from_be_bytes) else {
+                    break Ok(());
+                };
+                let kept = pop_push!();
+                head!();
+                w.byte(b' ');
+                if let Some(dst) = w.dst.get_mut(w.n..w.n + pyrepr::FLOAT_ROOM) {
+                    w.n += pyrepr::write_r(dst, x, true, false);
+                }
+                finish!(kept, at + 8);
+            }
+            Shape::Str1 => str_arg!(payload_at::<1>(data, at), 1),
+            Shape::Str4 => str_arg!(payload_at::<4>(data, at), 4),
+            Shape::Latin1 => str_arg!(payload_at::<1>(data, at), 1),
+            Shape::Bytes1 => bytes_arg!(payload_at::<1>(data, at), 1),
+            Shape::Bytes4 => bytes_arg!(payload_at::<4>(data, at), 4),
+        }
+    };
+    line.n = w.n;
+    *pos_text = pt;
+    *memo_text = mt;
+    result.map(|()| pos)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -1516,6 +2106,7 @@ mod tests {
         let steps = (1..=9)
             .cycle()
             .take(30_000)
+            .chain((1..100).cycle().take(60_000))
             .chain([1000, 99_999_000, 1, 5, 7, 123_456_789, 3]);
         for step in steps {
             value += step;

@@ -88,60 +88,55 @@ pub fn write_bytearray_repr<W: Write>(out: &mut W, b: &[u8]) -> fmt::Result {
 
 /// Shortest round-trip digits of a finite `a > 0` (Ryu) and the position of the decimal
 /// point (`a = 0.d1d2... * 10^decpt`). Ryu is several times faster than `{:e}`, which
-/// dominated `brine dis` on float-heavy pickles.
-fn rust_shortest(a: f64, digits: &mut [u8; 32]) -> Result<(usize, i32), fmt::Error> {
+/// dominated `brine dis` on float-heavy pickles; its text is taken apart in one pass.
+fn ryu_shortest(a: f64, digits: &mut [u8; 32]) -> (usize, i32) {
     let mut buf = ryu::Buffer::new();
+    // Ryu writes `d.ddde[-]x`, `de[-]x`, `ddd.ddd` or `0.000ddd` (integral values end in `.0`).
     let text = buf.format_finite(a).as_bytes();
-    // Ryu writes `d.ddde[-]x`, `ddd.ddd` or `0.000ddd`.
-    let (mantissa, exponent) = match text.iter().position(|&c| c == b'e') {
-        Some(e) => {
-            let exp = std::str::from_utf8(text.get(e + 1..).ok_or(fmt::Error)?)
-                .map_err(|_| fmt::Error)?
-                .parse::<i32>()
-                .map_err(|_| fmt::Error)?;
-            (text.get(..e).ok_or(fmt::Error)?, exp)
-        }
-        None => (text, 0),
-    };
-    let dot = mantissa
-        .iter()
-        .position(|&c| c == b'.')
-        .unwrap_or(mantissa.len());
     let mut n = 0;
-    let mut leading = true;
-    let mut skipped = 0i32; // leading zeros after the point, as in 0.000123
-    for (i, &c) in mantissa.iter().enumerate() {
-        if !c.is_ascii_digit() {
-            continue;
-        }
-        if leading && c == b'0' {
-            if i > dot {
-                skipped += 1;
+    let mut int_digits = 0i32; // significant digits before the point
+    let mut skipped = 0i32; // zeros between the point and the first significant digit
+    let mut after_point = false;
+    let mut exponent = 0i32;
+    for (i, &c) in text.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                if n == 0 && c == b'0' {
+                    skipped += i32::from(after_point);
+                } else {
+                    if let Some(d) = digits.get_mut(n) {
+                        *d = c;
+                    }
+                    n += 1;
+                    int_digits += i32::from(!after_point);
+                }
             }
-            continue;
+            b'.' => after_point = true,
+            b'e' => {
+                let rest = text.get(i + 1..).unwrap_or_default();
+                let (negative, rest) = match rest.split_first() {
+                    Some((b'-', r)) => (true, r),
+                    _ => (false, rest),
+                };
+                for &d in rest {
+                    exponent = exponent * 10 + i32::from(d.wrapping_sub(b'0'));
+                }
+                if negative {
+                    exponent = -exponent;
+                }
+                break;
+            }
+            _ => {}
         }
-        leading = false;
-        *digits.get_mut(n).ok_or(fmt::Error)? = c;
-        n += 1;
     }
-    // Ryu may end integral values with ".0": drop trailing zeros.
-    while n > 1 && digits.get(n - 1) == Some(&b'0') {
-        n -= 1;
-    }
-    let int_digits = mantissa
-        .get(..dot)
-        .map_or(0, |d| d.iter().filter(|c| c.is_ascii_digit()).count());
-    let int_is_zero = mantissa
-        .get(..dot)
-        .is_some_and(|d| d.iter().all(|&c| c == b'0'));
-    let decpt = if int_is_zero {
-        -skipped
-    } else {
-        int_digits as i32
-    };
-    Ok((n, decpt + exponent))
+    let n = n.min(digits.len());
+    // Integral values end with ".0": drop trailing zeros.
+    let kept = digits.get(..n).map_or(0, |d| {
+        d.iter().rposition(|&c| c != b'0').map_or(0, |p| p + 1)
+    });
+    let decpt = if int_digits > 0 { int_digits } else { -skipped };
+    (kept.max(1), decpt + exponent)
 }
-
 /// If the exact value of `a` (finite, > 0) is `(10*P + 5) * 10^q` for an integer `P` — exactly
 /// halfway between two decimals with their last digit at `10^(q+1)` — the last digit of `P`.
 fn halfway_digit(a: f64, q: i32) -> Option<u64> {
@@ -237,20 +232,33 @@ fn reads_back(digits: &[u8], decpt: i32, a: f64) -> bool {
 }
 
 /// Shortest round-trip decimal digits of a finite `a > 0` and the position of the decimal
-/// point (`a = 0.d1d2... * 10^decpt`), as `_Py_dg_dtoa` mode 0 gives them. That is Rust's
+/// point (`a = 0.d1d2... * 10^decpt`), as `_Py_dg_dtoa` mode 0 gives them. That is Ryu's
 /// shortest digits, except when two shortest candidates are exactly equally near `a`: dtoa
-/// then takes the one whose last digit is even, Rust may take the other.
-fn shortest_digits(a: f64, digits: &mut [u8; 32]) -> Result<(usize, i32), fmt::Error> {
-    let (n, decpt) = rust_shortest(a, digits)?;
+/// then takes the one whose last digit is even, Ryu may take the other.
+fn shortest_digits(a: f64, digits: &mut [u8; 32]) -> (usize, i32) {
+    let (n, decpt) = ryu_shortest(a, digits);
     let last = digits
         .get(n.wrapping_sub(1))
         .map_or(0, |&c| c.wrapping_sub(b'0'));
     if last % 2 == 0 {
-        return Ok((n, decpt));
+        return (n, decpt);
     }
     let Some(p_last) = halfway_digit(a, decpt - n as i32 - 1) else {
-        return Ok((n, decpt));
+        return (n, decpt);
     };
+    tie_to_even(a, digits, n, decpt, last, p_last)
+}
+
+/// The even one of two shortest candidates equally near `a`, when it also reads back.
+#[cold]
+fn tie_to_even(
+    a: f64,
+    digits: &mut [u8; 32],
+    n: usize,
+    decpt: i32,
+    last: u8,
+    p_last: u64,
+) -> (usize, i32) {
     // The two candidates are P and P + 1; ours (odd) is P exactly when its last digit is P's.
     let mut alt = *digits;
     let (alt_n, alt_decpt) = if u64::from(last) == p_last {
@@ -264,76 +272,218 @@ fn shortest_digits(a: f64, digits: &mut [u8; 32]) -> Result<(usize, i32), fmt::E
     match alt.get(..alt_n) {
         Some(alt_digits) if reads_back(alt_digits, alt_decpt, a) => {
             *digits = alt;
-            Ok((alt_n, alt_decpt))
+            (alt_n, alt_decpt)
         }
-        _ => Ok((n, decpt)),
+        _ => (n, decpt),
     }
 }
 
-/// Write `n` zeros.
-fn write_zeros<W: Write>(out: &mut W, n: i32) -> fmt::Result {
-    for _ in 0..n {
-        out.write_char('0')?;
+/// The text of a float in `repr` style, built in a fixed buffer.
+pub(crate) struct FloatText {
+    buf: [u8; FLOAT_ROOM],
+    len: usize,
+}
+
+/// Room [`write_r`] needs in its destination: at most 25 bytes are kept, the rest lets
+/// pieces be copied as whole arrays.
+pub(crate) const FLOAT_ROOM: usize = 64;
+
+impl FloatText {
+    /// The text.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
     }
-    Ok(())
+}
+
+/// A destination with a cursor; writes past its end are dropped (callers give it
+/// [`FLOAT_ROOM`] bytes, more than any text needs).
+struct Dst<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Dst<'_> {
+    #[inline(always)]
+    fn put(&mut self, c: u8) {
+        if let Some(d) = self.buf.get_mut(self.len) {
+            *d = c;
+            self.len += 1;
+        }
+    }
+
+    /// Copies all 32 bytes of `src` and keeps `adv` of them.
+    #[inline(always)]
+    fn put32(&mut self, src: &[u8; 32], adv: usize) {
+        if let Some(d) = self.buf.get_mut(self.len..self.len + 32) {
+            d.copy_from_slice(src);
+            self.len += adv.min(32);
+        }
+    }
+
+    #[inline(always)]
+    fn slice(&mut self, s: &[u8]) {
+        if let Some(d) = self.buf.get_mut(self.len..self.len + s.len()) {
+            d.copy_from_slice(s);
+            self.len += s.len();
+        }
+    }
+
+    /// Ryu's text of a positive float, rewritten as `repr` writes it. The two agree on the
+    /// digits (when no tie is possible) and on fixed notation for decimal exponents -3 to 16;
+    /// `repr` also writes 1e-04 .. 9.99e-04 in exponent form, and exponents with a sign and
+    /// at least two digits.
+    fn put_ryu(&mut self, text: &[u8], add_dot_0: bool) {
+        match text.iter().rposition(|&c| c == b'e') {
+            None if text.starts_with(b"0.0000") => {
+                // 0.0000ddd: d.dde-05
+                let digits = text.get(6..).unwrap_or_default();
+                if let Some((&first, rest)) = digits.split_first() {
+                    self.put(first);
+                    if !rest.is_empty() {
+                        self.put(b'.');
+                        self.slice(rest);
+                    }
+                }
+                self.put32(b"e-05                            ", 4);
+            }
+            None => {
+                // Integral values end in ".0" in Ryu's text, as with `Py_DTSF_ADD_DOT_0`.
+                let keep = if !add_dot_0 && text.ends_with(b".0") {
+                    text.len() - 2
+                } else {
+                    text.len()
+                };
+                self.slice(text.get(..keep).unwrap_or_default());
+            }
+            Some(e) => {
+                self.slice(text.get(..e).unwrap_or_default());
+                let exponent = text.get(e + 1..).unwrap_or_default();
+                let (sign, digits) = match exponent.split_first() {
+                    Some((b'-', digits)) => (b'-', digits),
+                    _ => (b'+', exponent),
+                };
+                self.put(b'e');
+                self.put(sign);
+                if digits.len() < 2 {
+                    self.put(b'0');
+                }
+                self.slice(digits);
+            }
+        }
+    }
+}
+
+/// Whether `a` (finite, > 0) may lie exactly halfway between two shortest decimals, the case
+/// where Ryu and dtoa may choose differently. `a = m * 2^e` with `m` odd; for `e < 0` its
+/// exact decimal `m * 5^-e / 10^-e` has at least as many digits as `5^-e`, 19 from `e = -27`
+/// on, and a halfway case has at most 18 (17 shortest digits and the 5).
+fn may_be_halfway(a: f64) -> bool {
+    let bits = a.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), biased - 1075)
+    };
+    e + m.trailing_zeros() as i32 >= -26
 }
 
 /// CPython's `PyOS_double_to_string(x, 'r', 0, flags)`: `add_dot_0` is `Py_DTSF_ADD_DOT_0`,
 /// `always_sign` is `Py_DTSF_SIGN`.
+pub(crate) fn format_r(x: f64, add_dot_0: bool, always_sign: bool) -> FloatText {
+    let mut buf = [b'0'; FLOAT_ROOM];
+    let len = write_r(&mut buf, x, add_dot_0, always_sign);
+    FloatText { buf, len }
+}
+
+/// Writes [`format_r`]'s text at the start of `dst` (which needs [`FLOAT_ROOM`] bytes) and
+/// returns its length.
+#[inline]
+pub(crate) fn write_r(dst: &mut [u8], x: f64, add_dot_0: bool, always_sign: bool) -> usize {
+    let mut t = Dst { buf: dst, len: 0 };
+    if x.is_nan() {
+        // The sign of a NaN is ignored.
+        if always_sign {
+            t.put(b'+');
+        }
+        t.put32(b"nan                             ", 3);
+        return t.len;
+    }
+    if x.is_sign_negative() {
+        t.put(b'-');
+    } else if always_sign {
+        t.put(b'+');
+    }
+    if x.is_infinite() {
+        t.put32(b"inf                             ", 3);
+        return t.len;
+    }
+    let a = x.abs();
+    if a != 0.0 && !may_be_halfway(a) {
+        let mut buf = ryu::Buffer::new();
+        t.put_ryu(buf.format_finite(a).as_bytes(), add_dot_0);
+        return t.len;
+    }
+    let mut digits = [b'0'; 32];
+    let (n, decpt) = if a == 0.0 {
+        (1, 1)
+    } else {
+        shortest_digits(a, &mut digits)
+    };
+    let ndigits = n as i32;
+    if decpt <= -4 || decpt > 16 {
+        t.put(digits[0]);
+        if n > 1 {
+            t.put(b'.');
+            let mut rest = [b'0'; 32];
+            rest[..31].copy_from_slice(&digits[1..]);
+            t.put32(&rest, n - 1);
+        }
+        let exp = decpt - 1;
+        t.put(b'e');
+        t.put(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        if e >= 100 {
+            t.put(b'0' + (e / 100) as u8);
+        }
+        t.put(b'0' + (e / 10 % 10) as u8);
+        t.put(b'0' + (e % 10) as u8);
+    } else if decpt <= 0 {
+        // 0.000ddd: at most three zeros after the point.
+        t.put32(
+            b"0.000                           ",
+            2 + decpt.unsigned_abs() as usize,
+        );
+        t.put32(&digits, n);
+    } else if decpt < ndigits {
+        let int_len = decpt as usize;
+        t.put32(&digits, int_len);
+        t.put(b'.');
+        let mut rest = [b'0'; 32];
+        rest[..32 - int_len].copy_from_slice(&digits[int_len..]);
+        t.put32(&rest, n - int_len);
+    } else {
+        // The digits, then zeros up to the point (the buffer is all zeros past the digits).
+        t.put32(&digits, n);
+        t.put32(&[b'0'; 32], (decpt - ndigits) as usize);
+        if add_dot_0 {
+            t.put(b'.');
+            t.put(b'0');
+        }
+    }
+    t.len
+}
+
+/// Writes [`format_r`]'s text.
 fn write_r_format<W: Write>(
     out: &mut W,
     x: f64,
     add_dot_0: bool,
     always_sign: bool,
 ) -> fmt::Result {
-    if x.is_nan() {
-        // The sign of a NaN is ignored.
-        return out.write_str(if always_sign { "+nan" } else { "nan" });
-    }
-    if x.is_sign_negative() {
-        out.write_char('-')?;
-    } else if always_sign {
-        out.write_char('+')?;
-    }
-    if x.is_infinite() {
-        return out.write_str("inf");
-    }
-    let a = x.abs();
-    let mut buf = [b'0'; 32];
-    let (len, decpt) = if a == 0.0 {
-        (1, 1)
-    } else {
-        shortest_digits(a, &mut buf)?
-    };
-    let digits = std::str::from_utf8(buf.get(..len).ok_or(fmt::Error)?).map_err(|_| fmt::Error)?;
-    let ndigits = len as i32;
-    if decpt <= -4 || decpt > 16 {
-        let (first, rest) = digits.split_at(1);
-        out.write_str(first)?;
-        if !rest.is_empty() {
-            out.write_char('.')?;
-            out.write_str(rest)?;
-        }
-        let exp = decpt - 1;
-        let sign = if exp < 0 { '-' } else { '+' };
-        write!(out, "e{sign}{:02}", exp.unsigned_abs())
-    } else if decpt <= 0 {
-        out.write_str("0.")?;
-        write_zeros(out, -decpt)?;
-        out.write_str(digits)
-    } else if decpt < ndigits {
-        let (int_part, frac_part) = digits.split_at(decpt as usize);
-        out.write_str(int_part)?;
-        out.write_char('.')?;
-        out.write_str(frac_part)
-    } else {
-        out.write_str(digits)?;
-        write_zeros(out, decpt - ndigits)?;
-        if add_dot_0 {
-            out.write_str(".0")?;
-        }
-        Ok(())
-    }
+    let t = format_r(x, add_dot_0, always_sign);
+    out.write_str(std::str::from_utf8(t.as_bytes()).map_err(|_| fmt::Error)?)
 }
 
 /// Write `repr(float)`: shortest round-trip digits, exponent form (`1e-05`, `1.5e+16`) when the
@@ -441,6 +591,209 @@ mod tests {
         for &(x, want) in cases {
             assert_eq!(float_repr(x), want);
         }
+    }
+
+    /// The implementation `format_r` replaced (Ryu's text parsed with `str::parse`, then
+    /// `fmt` writes), kept as the reference `format_r` must agree with.
+    mod reference {
+        #![allow(clippy::unwrap_used)]
+        use super::super::{halfway_digit, increment_digits, reads_back};
+        use std::fmt::{self, Write};
+
+        fn rust_shortest(a: f64, digits: &mut [u8; 32]) -> (usize, i32) {
+            let mut buf = ryu::Buffer::new();
+            let text = buf.format_finite(a).as_bytes();
+            let (mantissa, exponent) = match text.iter().position(|&c| c == b'e') {
+                Some(e) => (
+                    &text[..e],
+                    std::str::from_utf8(&text[e + 1..])
+                        .unwrap()
+                        .parse::<i32>()
+                        .unwrap(),
+                ),
+                None => (text, 0),
+            };
+            let dot = mantissa
+                .iter()
+                .position(|&c| c == b'.')
+                .unwrap_or(mantissa.len());
+            let mut n = 0;
+            let mut leading = true;
+            let mut skipped = 0i32;
+            for (i, &c) in mantissa.iter().enumerate() {
+                if !c.is_ascii_digit() {
+                    continue;
+                }
+                if leading && c == b'0' {
+                    if i > dot {
+                        skipped += 1;
+                    }
+                    continue;
+                }
+                leading = false;
+                digits[n] = c;
+                n += 1;
+            }
+            while n > 1 && digits[n - 1] == b'0' {
+                n -= 1;
+            }
+            let int_digits = mantissa[..dot]
+                .iter()
+                .filter(|c| c.is_ascii_digit())
+                .count();
+            let int_is_zero = mantissa[..dot].iter().all(|&c| c == b'0');
+            let decpt = if int_is_zero {
+                -skipped
+            } else {
+                int_digits as i32
+            };
+            (n, decpt + exponent)
+        }
+
+        fn shortest_digits(a: f64, digits: &mut [u8; 32]) -> (usize, i32) {
+            let (n, decpt) = rust_shortest(a, digits);
+            let last = digits[n - 1] - b'0';
+            if last.is_multiple_of(2) {
+                return (n, decpt);
+            }
+            let Some(p_last) = halfway_digit(a, decpt - n as i32 - 1) else {
+                return (n, decpt);
+            };
+            let mut alt = *digits;
+            let (alt_n, alt_decpt) = if u64::from(last) == p_last {
+                increment_digits(&mut alt, n, decpt)
+            } else {
+                alt[n - 1] -= 1;
+                (n, decpt)
+            };
+            if reads_back(&alt[..alt_n], alt_decpt, a) {
+                *digits = alt;
+                (alt_n, alt_decpt)
+            } else {
+                (n, decpt)
+            }
+        }
+
+        pub(super) fn r_format(x: f64, add_dot_0: bool, always_sign: bool) -> String {
+            let mut out = String::new();
+            write(&mut out, x, add_dot_0, always_sign).unwrap();
+            out
+        }
+
+        fn write(out: &mut String, x: f64, add_dot_0: bool, always_sign: bool) -> fmt::Result {
+            if x.is_nan() {
+                return out.write_str(if always_sign { "+nan" } else { "nan" });
+            }
+            if x.is_sign_negative() {
+                out.write_char('-')?;
+            } else if always_sign {
+                out.write_char('+')?;
+            }
+            if x.is_infinite() {
+                return out.write_str("inf");
+            }
+            let a = x.abs();
+            let mut buf = [b'0'; 32];
+            let (len, decpt) = if a == 0.0 {
+                (1, 1)
+            } else {
+                shortest_digits(a, &mut buf)
+            };
+            let digits = std::str::from_utf8(&buf[..len]).unwrap();
+            let ndigits = len as i32;
+            let zeros = |n: i32| "0".repeat(n.max(0) as usize);
+            if decpt <= -4 || decpt > 16 {
+                let (first, rest) = digits.split_at(1);
+                out.write_str(first)?;
+                if !rest.is_empty() {
+                    out.write_char('.')?;
+                    out.write_str(rest)?;
+                }
+                let exp = decpt - 1;
+                let sign = if exp < 0 { '-' } else { '+' };
+                write!(out, "e{sign}{:02}", exp.unsigned_abs())
+            } else if decpt <= 0 {
+                out.write_str("0.")?;
+                out.write_str(&zeros(-decpt))?;
+                out.write_str(digits)
+            } else if decpt < ndigits {
+                let (int_part, frac_part) = digits.split_at(decpt as usize);
+                out.write_str(int_part)?;
+                out.write_char('.')?;
+                out.write_str(frac_part)
+            } else {
+                out.write_str(digits)?;
+                out.write_str(&zeros(decpt - ndigits))?;
+                if add_dot_0 {
+                    out.write_str(".0")?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// splitmix64: a reproducible stream of bit patterns without a `rand` dependency.
+    fn next_bits(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Checks `format_r` against the reference on `count` values of each kind: random bit
+    /// patterns (every exponent), random 53-bit integers scaled by small powers of two (where
+    /// exact halfway cases between shortest candidates live) and short decimals.
+    fn cross_check(count: usize, seed: u64) {
+        let mut state = seed;
+        let check = |x: f64| {
+            for (dot0, sign) in [(true, false), (false, true)] {
+                let got = format_r(x, dot0, sign);
+                let want = reference::r_format(x, dot0, sign);
+                assert_eq!(
+                    std::str::from_utf8(got.as_bytes()).ok(),
+                    Some(want.as_str()),
+                    "bits {:#018x}",
+                    x.to_bits()
+                );
+            }
+        };
+        for _ in 0..count {
+            let bits = next_bits(&mut state);
+            check(f64::from_bits(bits));
+            let m = (bits >> 11) as f64;
+            let scale = f64::from_bits((1023 - (bits & 15)) << 52);
+            check(m * scale);
+            let digits = (bits >> 20) % 100_000_000;
+            let exp = (bits % 40) as i32 - 20;
+            check(format!("{digits}e{exp}").parse().unwrap_or(0.0));
+        }
+        for x in [
+            0.0,
+            -0.0,
+            1e16,
+            1e-4,
+            1e-5,
+            9.999999999999999e-5,
+            1e22,
+            1e23,
+            5e-324,
+        ] {
+            check(x);
+            check(-x);
+        }
+    }
+
+    #[test]
+    fn format_r_matches_reference() {
+        cross_check(200_000, 1);
+    }
+
+    /// The long run: `cargo test --release -p brine-pickle -- --ignored format_r_matches`.
+    #[test]
+    #[ignore]
+    fn format_r_matches_reference_10m() {
+        cross_check(10_000_000, 2);
     }
 
     #[test]
