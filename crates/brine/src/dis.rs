@@ -1635,8 +1635,11 @@ const FAST_PAYLOAD: usize = 1024;
 /// Deepest indentation (in blanks) the fast loop writes.
 const FAST_INDENT: usize = 2048;
 
-/// Room one fast line may take: offset, code, indentation (written in whole [`SPACES`]
-/// arrays), name, the longest argument (bytes escape to 4 characters each), the note, and
+/// [`FAST_INDENT`] blanks.
+static FAST_SPACES: [u8; FAST_INDENT] = [b' '; FAST_INDENT];
+
+/// Room one fast line may take: offset, code, indentation (a whole [`SPACES`] array when
+/// narrower), name, the longest argument (bytes escape to 4 characters each), the note, and
 /// the fixed-size copies' overrun.
 const FAST_LINE: usize = 32 + 8 + FAST_INDENT + 64 + 24 + 4 * FAST_PAYLOAD + 16 + 48 + 64;
 
@@ -1697,17 +1700,14 @@ impl Window<'_> {
         }
     }
 
-    /// `k` blanks, written 64 at a time.
+    /// `k` blanks (at most [`FAST_INDENT`]): up to 64 in one fixed-size copy, more in one
+    /// copy of a slice of [`FAST_SPACES`].
     #[inline(always)]
     fn spaces(&mut self, k: usize) {
-        let end = self.n + k;
-        self.fixed(SPACES, k.min(SPACES.len()));
-        while self.n < end {
-            let step = (end - self.n).min(SPACES.len());
-            self.fixed(SPACES, step);
-            if step == 0 {
-                break;
-            }
+        if k <= SPACES.len() {
+            self.fixed(SPACES, k);
+        } else {
+            self.slice(FAST_SPACES.get(..k).unwrap_or_default());
         }
     }
 
