@@ -137,17 +137,24 @@ fn ryu_shortest(a: f64, digits: &mut [u8; 32]) -> (usize, i32) {
     let decpt = if int_digits > 0 { int_digits } else { -skipped };
     (kept.max(1), decpt + exponent)
 }
-/// If the exact value of `a` (finite, > 0) is `(10*P + 5) * 10^q` for an integer `P` — exactly
-/// halfway between two decimals with their last digit at `10^(q+1)` — the last digit of `P`.
-fn halfway_digit(a: f64, q: i32) -> Option<u64> {
+
+/// `(m, e)` with `a = m * 2^e` exactly, `m` the 53-bit significand (without the implicit bit
+/// for subnormals), for a finite `a >= 0`.
+fn mantissa_exponent(a: f64) -> (u64, i32) {
     let bits = a.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
     let fraction = bits & ((1u64 << 52) - 1);
-    let (m, e) = if biased == 0 {
+    if biased == 0 {
         (fraction, -1074)
     } else {
         (fraction | (1u64 << 52), biased - 1075)
-    };
+    }
+}
+
+/// If the exact value of `a` (finite, > 0) is `(10*P + 5) * 10^q` for an integer `P` — exactly
+/// halfway between two decimals with their last digit at `10^(q+1)` — the last digit of `P`.
+fn halfway_digit(a: f64, q: i32) -> Option<u64> {
+    let (m, e) = mantissa_exponent(a);
     if m == 0 {
         return None;
     }
@@ -378,14 +385,7 @@ impl Dst<'_> {
 /// exact decimal `m * 5^-e / 10^-e` has at least as many digits as `5^-e`, 19 from `e = -27`
 /// on, and a halfway case has at most 18 (17 shortest digits and the 5).
 fn may_be_halfway(a: f64) -> bool {
-    let bits = a.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1u64 << 52) - 1);
-    let (m, e) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1u64 << 52), biased - 1075)
-    };
+    let (m, e) = mantissa_exponent(a);
     e + m.trailing_zeros() as i32 >= -26
 }
 
