@@ -264,6 +264,23 @@ impl<'a, 'o> Machine<'a, 'o> {
             if p < end {
                 let room = self.stack.len() + self.marks.len() < self.max_depth;
                 let byte = data.get(p).copied().unwrap_or(0);
+                // BININT1, BININT2, BININT and LONG1 of up to 8 bytes share one path ahead of
+                // the dispatch, so a random mix of int widths does not mispredict it: the
+                // width, signedness and argument offset come from a table.
+                let info = INT_OPS[usize::from(byte)];
+                if info != 0 && room && p + 10 <= end {
+                    let long = info & INT_LONG1 != 0;
+                    let count = data.get(p + 1).copied().unwrap_or(0);
+                    let n = if long { count } else { info >> 4 };
+                    if n <= 8 {
+                        let at = p + 1 + usize::from(long);
+                        let raw = arg::<8>(data, at - 1).map_or(0, u64::from_le_bytes);
+                        self.stack
+                            .push(Value::Int(small_int(raw, n, info & INT_SIGNED != 0)));
+                        p = at + usize::from(n);
+                        continue;
+                    }
+                }
                 let pushed = match byte {
                     b'N' => Some((Value::None, 1)),
                     0x88 => Some((Value::Bool(true), 1)),
@@ -1886,15 +1903,47 @@ impl<'a, 'o> Machine<'a, 'o> {
     }
 }
 
-/// Position of `key` among the keys of container `id` (its `items`, held outside the graph
-/// while it is being filled), by Python equality: a linear scan while the container is
-/// small, then a hash index built once and kept up to date by [`note_key`].
+/// [`INT_OPS`] flag: the opcode is LONG1 (a count byte comes before the value's bytes).
+const INT_LONG1: u8 = 1;
+/// [`INT_OPS`] flag: the value's bytes are two's complement (BININT, LONG1).
+const INT_SIGNED: u8 = 2;
+
+/// For the opcodes `run_slice`'s int arm handles: the width in bytes (high nibble, 0 for
+/// LONG1, whose width is its count byte) and the [`INT_LONG1`] and [`INT_SIGNED`] flags.
+const INT_OPS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'K' as usize] = 1 << 4;
+    t[b'M' as usize] = 2 << 4;
+    t[b'J' as usize] = (4 << 4) | INT_SIGNED;
+    t[0x8a] = INT_LONG1 | INT_SIGNED;
+    t
+};
+
+/// The int in the low `n` bytes (`n` at most 8) of `raw`, read little-endian, as two's
+/// complement when `signed`; 0 when `n` is 0 (LONG1's empty payload). No branches, so a
+/// random mix of widths costs no mispredictions.
+#[inline]
+fn small_int(raw: u64, n: u8, signed: bool) -> i64 {
+    let shift = (64 - 8 * u32::from(n.min(8))).min(63);
+    let up = raw << shift;
+    let v = if signed {
+        (up as i64) >> shift
+    } else {
+        (up >> shift) as i64
+    };
+    // n == 0 left one stray bit (shift 63): clear it.
+    v & -i64::from(n != 0)
+}
+
 /// The `N` argument bytes of the opcode at `at`, if the input holds them.
 #[inline(always)]
 fn arg<const N: usize>(data: &[u8], at: usize) -> Option<[u8; N]> {
     data.get(at + 1..at + 1 + N)?.try_into().ok()
 }
 
+/// Position of `key` among the keys of container `id` (its `items`, held outside the graph
+/// while it is being filled), by Python equality: a linear scan while the container is
+/// small, then a hash index built once and kept up to date by [`note_key`].
 fn find_in<T>(
     g: &Graph<'_>,
     indexes: &mut HashMap<NodeId, KeyIndex>,
@@ -2034,7 +2083,37 @@ fn is_identifier(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::short_ascii;
+    use super::{short_ascii, small_int};
+    use crate::pytext::{decode_long_le, ParsedInt};
+
+    #[test]
+    fn small_int_agrees_with_the_opcodes() {
+        // Garbage after the value's bytes must not leak in; every width and sign boundary.
+        let mut cases = vec![0u64, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, u64::MAX];
+        for k in 0..64 {
+            cases.extend([
+                1u64 << k,
+                (1u64 << k) - 1,
+                !(1u64 << k),
+                0xa5a5_5a5a_f00f_0ff0 >> k,
+            ]);
+        }
+        for &raw in &cases {
+            let b = raw.to_le_bytes();
+            assert_eq!(small_int(raw, 1, false), i64::from(b[0]), "{raw:#x}");
+            let m = u16::from_le_bytes([b[0], b[1]]);
+            assert_eq!(small_int(raw, 2, false), i64::from(m), "{raw:#x}");
+            let j = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            assert_eq!(small_int(raw, 4, true), i64::from(j), "{raw:#x}");
+            for n in 0..=8u8 {
+                let want = match decode_long_le(&b[..usize::from(n)]) {
+                    ParsedInt::Small(v) => v,
+                    _ => unreachable!("at most 8 bytes fit an i64"),
+                };
+                assert_eq!(small_int(raw, n, true), want, "{raw:#x} n={n}");
+            }
+        }
+    }
 
     #[test]
     fn short_ascii_agrees_with_is_ascii() {
