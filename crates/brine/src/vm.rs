@@ -105,6 +105,11 @@ pub(crate) struct Machine<'a, 'o> {
     big_list_sized: bool,
     /// The stack height and byte offset of the latest MARK.
     last_mark: (usize, u64),
+    /// The keys of the latest SETITEMS that filled an empty dict with fewer than
+    /// [`INDEX_THRESHOLD`] `str` keys, all different. Strings never change, so a later
+    /// SETITEMS into an empty dict with exactly these keys (the same memoized nodes, in the
+    /// same order: a list of records) needs no duplicate or hashability check.
+    distinct_keys: Vec<Value>,
     /// Offset and opcode being executed, for errors.
     pos: u64,
     op: Option<Opcode>,
@@ -151,6 +156,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 0
             },
             big_list_sized: false,
+            distinct_keys: Vec::new(),
             last_mark: (usize::MAX, 0),
             pos: start,
             op: None,
@@ -944,6 +950,16 @@ impl<'a, 'o> Machine<'a, 'o> {
             return Err(self.mismatch("a dict to set items on", target));
         };
         match self.graph.get(id) {
+            Some(Node::Dict(d) | Node::OrderedDict(d))
+                if d.is_empty()
+                    && n <= limit
+                    && n == self.distinct_keys.len()
+                    && items.iter().step_by(2).eq(self.distinct_keys.iter()) =>
+            {
+                let entries: Vec<(Value, Value)> =
+                    items.chunks_exact(2).map(|c| (c[0], c[1])).collect();
+                self.put_entries(id, entries);
+            }
             Some(Node::Dict(_) | Node::OrderedDict(_)) => {
                 for k in items.iter().step_by(2) {
                     if let Value::Ref(_) = k {
@@ -960,6 +976,8 @@ impl<'a, 'o> Machine<'a, 'o> {
                     self.put_entries(id, entries);
                     return Err(self.limit(Limit::ContainerLen, limit));
                 }
+                let fresh = entries.is_empty() && n < INDEX_THRESHOLD;
+                let mut all_str = true;
                 entries.reserve(n);
                 for pair in items.chunks_exact(2) {
                     let (k, v) = (pair[0], pair[1]);
@@ -972,7 +990,10 @@ impl<'a, 'o> Machine<'a, 'o> {
                                 e.0 == k || matches!(g.deref(e.0), Some(Node::Str(s)) if s.as_bytes() == kb)
                             })
                         }
-                        _ => find_in(&self.graph, &mut self.indexes, id, &entries, |e| e.0, k),
+                        _ => {
+                            all_str = false;
+                            find_in(&self.graph, &mut self.indexes, id, &entries, |e| e.0, k)
+                        }
                     };
                     match found.and_then(|pos| entries.get_mut(pos)) {
                         Some(slot) => slot.1 = v,
@@ -981,6 +1002,10 @@ impl<'a, 'o> Machine<'a, 'o> {
                             note_key(&self.graph, &mut self.indexes, id, k, entries.len() - 1);
                         }
                     }
+                }
+                if fresh && all_str && entries.len() == n {
+                    self.distinct_keys.clear();
+                    self.distinct_keys.extend(entries.iter().map(|e| e.0));
                 }
                 let indexed = entries.len() > INDEX_THRESHOLD;
                 self.put_entries(id, entries);

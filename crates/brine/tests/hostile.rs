@@ -273,6 +273,37 @@ fn dict_keys_of_any_hashable_type_and_duplicates_like_cpython() {
 }
 
 #[test]
+fn dicts_filled_with_the_same_memoized_keys() {
+    // Records share their key strings through the memo; a dict filled with exactly the keys
+    // of the previous one skips the duplicate check. These must still come out as CPython
+    // builds them (`repr(pickle.loads(data))`): the same keys into a dict that already
+    // holds an int key, SETITEMS twice, a key equal to another by value, then the same keys
+    // again.
+    let data = b"\x80\x02]q\x00(}(X\x01\x00\x00\x00aq\x01K\x01X\x01\x00\x00\x00bq\x02K\x02u\
+                 }(h\x01K\x03h\x02K\x04u\
+                 }K\x00K\x00s(h\x01K\x05h\x02K\x06u\
+                 }(h\x01K\x07h\x02K\x08u(h\x01K\x09h\x02K\x0au\
+                 }(h\x01K\x0bX\x01\x00\x00\x00aK\x0cu\
+                 }(h\x01K\x0dh\x02K\x0eue.";
+    let g = brine::decode(data).expect("dicts");
+    assert_eq!(
+        g.root().to_string(),
+        "[{'a': 1, 'b': 2}, {'a': 3, 'b': 4}, {0: 0, 'a': 5, 'b': 6}, {'a': 9, 'b': 10}, \
+         {'a': 12}, {'a': 13, 'b': 14}]"
+    );
+    // The same keys, in the same order, are the same nodes in every dict.
+    let root = g.root();
+    let keys = |i: usize| -> Vec<brine::Value> {
+        match root.at(i).map(|d| d.node()) {
+            Some(Some(brine::Node::Dict(items))) => items.iter().map(|e| e.0).collect(),
+            other => panic!("dict {i}: {other:?}"),
+        }
+    };
+    assert_eq!(keys(0), keys(1));
+    assert_eq!(keys(0), keys(5));
+}
+
+#[test]
 fn several_pickles_in_one_stream_and_trailing_bytes() {
     let data = b"K\x01.\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x02\x85\x94.junk";
     let g = brine::decode(data).expect("first");
