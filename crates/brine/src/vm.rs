@@ -109,7 +109,7 @@ pub(crate) struct Machine<'a, 'o> {
     /// [`INDEX_THRESHOLD`] `str` keys, all different. Strings never change, so a later
     /// SETITEMS into an empty dict with exactly these keys (the same memoized nodes, in the
     /// same order: a list of records) needs no duplicate or hashability check.
-    distinct_keys: Vec<Value>,
+    distinct_keys: Vec<NodeId>,
     /// Offset and opcode being executed, for errors.
     pos: u64,
     op: Option<Opcode>,
@@ -954,7 +954,11 @@ impl<'a, 'o> Machine<'a, 'o> {
                 if d.is_empty()
                     && n <= limit
                     && n == self.distinct_keys.len()
-                    && items.iter().step_by(2).eq(self.distinct_keys.iter()) =>
+                    && items
+                        .iter()
+                        .step_by(2)
+                        .zip(&self.distinct_keys)
+                        .all(|(&k, &id)| k == Value::Ref(id)) =>
             {
                 let entries: Vec<(Value, Value)> =
                     items.chunks_exact(2).map(|c| (c[0], c[1])).collect();
@@ -1005,7 +1009,11 @@ impl<'a, 'o> Machine<'a, 'o> {
                 }
                 if fresh && all_str && entries.len() == n {
                     self.distinct_keys.clear();
-                    self.distinct_keys.extend(entries.iter().map(|e| e.0));
+                    self.distinct_keys
+                        .extend(entries.iter().filter_map(|e| match e.0 {
+                            Value::Ref(id) => Some(id),
+                            _ => None,
+                        }));
                 }
                 let indexed = entries.len() > INDEX_THRESHOLD;
                 self.put_entries(id, entries);
