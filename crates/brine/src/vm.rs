@@ -861,8 +861,13 @@ impl<'a, 'o> Machine<'a, 'o> {
                         self.big_list_sized = true;
                         // Only a reserve: if the allocator refuses it, the list grows as usual.
                         let _ = dest.try_reserve_exact(reserve);
+                        dest.extend_from_slice(items);
+                    } else if dest.capacity() == 0 {
+                        // The common first batch: one exact allocation, no growth path.
+                        *dest = items.to_vec();
+                    } else {
+                        dest.extend_from_slice(items);
                     }
-                    dest.extend_from_slice(items);
                     Some(false)
                 }
                 Some(Node::Object(o)) if o.list_items.len() + n <= limit => {
