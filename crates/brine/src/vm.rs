@@ -344,7 +344,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                         self.op = Some(op);
                         let v = self.new_node(node, 0)?;
                         self.stack.push(v);
-                        p += 1;
+                        p = self.memoize_pushed(v, data, p + 1, end);
                         continue;
                     }
                     0x8c if room => match data.get(p + 1) {
@@ -359,7 +359,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                                 self.str_node(Cow::Borrowed(text))?
                             };
                             self.stack.push(v);
-                            p += 2 + n as usize;
+                            p = self.memoize_pushed(v, data, p + 2 + n as usize, end);
                             continue;
                         }
                         _ => None,
@@ -710,6 +710,29 @@ impl<'a, 'o> Machine<'a, 'o> {
             }
             _ => false,
         }
+    }
+
+    /// For the fast loop: when the opcode at `p` is a MEMOIZE, [`Machine::memoize_fast`] of
+    /// `v`, which the caller has just pushed, and `p` past it; else `p`. Handing the value
+    /// over in a register skips reading back the stack slot just written (a 16-byte load
+    /// of two 8-byte stores, which store forwarding cannot serve) and a dispatch.
+    #[inline(always)]
+    fn memoize_pushed(&mut self, v: Value, data: &[u8], p: usize, end: usize) -> usize {
+        let limits = &self.opts.limits;
+        // The stack holds `v` above every mark, so it is above the fence.
+        if p < end
+            && data.get(p) == Some(&0x94)
+            && self.memo.len < limits.max_memo
+            && self.memo.len == self.memo.dense.len()
+            && self.memo.sparse.is_empty()
+            && self.alloc + ITEM_COST <= limits.max_alloc_bytes
+        {
+            self.memo.dense.push(Some(v));
+            self.memo.len += 1;
+            self.alloc += ITEM_COST;
+            return p + 1;
+        }
+        p
     }
 
     #[inline(always)]

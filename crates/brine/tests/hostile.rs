@@ -144,7 +144,24 @@ fn each_limit_is_named_when_hit() {
         max_memo: 10,
         ..Limits::default()
     };
-    assert_eq!(limit_hit(&puts, max_memo).0, Limit::Memo);
+    assert_eq!(limit_hit(&puts, max_memo.clone()).0, Limit::Memo);
+    // MEMOIZE right after the value it stores (the fast loop's pairing), for a container
+    // and a str: the eleventh one is refused, at its own offset.
+    for item in [&b"]"[..], b"\x8c\x01a"] {
+        let mut memoized = b"\x80\x04".to_vec();
+        for _ in 0..20 {
+            memoized.extend_from_slice(item);
+            memoized.push(0x94);
+        }
+        memoized.push(b'.');
+        let (limit, e) = limit_hit(&memoized, max_memo.clone());
+        assert_eq!(limit, Limit::Memo);
+        assert_eq!(
+            e.offset(),
+            2 + 10 * (item.len() as u64 + 1) + item.len() as u64
+        );
+        assert_eq!(e.opcode(), Some(Opcode::Memoize), "{e}");
+    }
 
     let mut list = b"](".to_vec();
     list.extend(std::iter::repeat_n(b'N', 100));
