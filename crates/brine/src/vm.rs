@@ -347,6 +347,29 @@ impl<'a, 'o> Machine<'a, 'o> {
                         p = self.memoize_pushed(v, data, p + 1, end);
                         continue;
                     }
+                    b'C' if room => match data.get(p + 1) {
+                        Some(&n) if p + 2 + n as usize <= end => {
+                            self.pos = p as u64;
+                            self.op = Some(Opcode::ShortBinbytes);
+                            let b = data.get(p + 2..p + 2 + n as usize).unwrap_or_default();
+                            let v = self.new_node(Node::Bytes(Cow::Borrowed(b)), 0)?;
+                            self.stack.push(v);
+                            p = self.memoize_pushed(v, data, p + 2 + n as usize, end);
+                            continue;
+                        }
+                        _ => None,
+                    },
+                    // TUPLE1..TUPLE3 (0x85..0x87), with their items above the latest mark.
+                    0x85..=0x87 if self.stack.len() >= self.fence() + usize::from(byte - 0x84) => {
+                        self.pos = p as u64;
+                        self.op = Opcode::from_byte(byte);
+                        let at = self.stack.len() - usize::from(byte - 0x84);
+                        let items = self.take_from(at)?;
+                        let v = self.tuple(items)?;
+                        self.stack.push(v);
+                        p = self.memoize_pushed(v, data, p + 1, end);
+                        continue;
+                    }
                     0x8c if room => match data.get(p + 1) {
                         Some(&n) if p + 2 + n as usize <= end => {
                             self.pos = p as u64;
