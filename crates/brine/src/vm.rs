@@ -370,6 +370,30 @@ impl<'a, 'o> Machine<'a, 'o> {
                         p = self.memoize_pushed(v, data, p + 1, end);
                         continue;
                     }
+                    // APPEND, APPENDS and SETITEMS: the general loop's own helpers, without
+                    // its dispatch.
+                    b'a' if self.stack.len() >= self.fence() + 2 => {
+                        self.pos = p as u64;
+                        self.op = Some(Opcode::Append);
+                        let at = self.stack.len() - 1;
+                        let list = self.below_mark(at)?;
+                        self.append_from(list, at)?;
+                        p += 1;
+                        continue;
+                    }
+                    b'e' | b'u' => {
+                        self.pos = p as u64;
+                        self.op = Opcode::from_byte(byte);
+                        let at = self.pop_mark()?;
+                        let target = self.below_mark(at)?;
+                        if byte == b'e' {
+                            self.append_from(target, at)?;
+                        } else {
+                            self.setitems_from(target, at)?;
+                        }
+                        p += 1;
+                        continue;
+                    }
                     0x8c if room => match data.get(p + 1) {
                         Some(&n) if p + 2 + n as usize <= end => {
                             self.pos = p as u64;
