@@ -302,9 +302,26 @@ impl<'a, 'o> Machine<'a, 'o> {
                     b'h' => arg::<1>(data, p)
                         .and_then(|[k]| self.memo.get(k as u64))
                         .map(|v| (v, 2)),
-                    b'j' => arg::<4>(data, p)
-                        .and_then(|k| self.memo.get(u32::from_le_bytes(k) as u64))
-                        .map(|v| (v, 5)),
+                    // A run of LONG_BINGETs (a container of shared references) in one tight
+                    // loop; a key the dense memo lacks ends it and goes the general way.
+                    b'j' if room => {
+                        let start = p;
+                        while p + 5 <= end && data.get(p) == Some(&b'j') {
+                            let key = arg::<4>(data, p).map_or(u32::MAX, u32::from_le_bytes);
+                            let room = self.stack.len() + self.marks.len() < self.max_depth;
+                            match self.memo.dense.get(key as usize) {
+                                Some(&Some(v)) if room => {
+                                    self.stack.push(v);
+                                    p += 5;
+                                }
+                                _ => break,
+                            }
+                        }
+                        if p > start {
+                            continue;
+                        }
+                        None
+                    }
                     b'(' if room => {
                         self.marks.push(self.stack.len());
                         self.last_mark = (self.stack.len(), p as u64);

@@ -321,6 +321,18 @@ fn dicts_filled_with_the_same_memoized_keys() {
 }
 
 #[test]
+fn runs_of_long_binget() {
+    // A list holding itself twice (the fast loop reads runs of LONG_BINGET in one go), and
+    // a run whose third key is missing: the error points at that opcode, as CPython's
+    // "Memo value not found at index 7" does.
+    let g = brine::decode(b"\x80\x04]\x94(j\x00\x00\x00\x00j\x00\x00\x00\x00e.").expect("list");
+    assert_eq!(g.root().to_string(), "[[...], [...]]");
+    let e = decode_err(b"\x80\x04]\x94(j\x00\x00\x00\x00j\x00\x00\x00\x00j\x07\x00\x00\x00e.");
+    assert!(matches!(e.kind(), ErrorKind::MemoKeyMissing(7)), "{e}");
+    assert_eq!((e.offset(), e.opcode()), (15, Some(Opcode::LongBinget)));
+}
+
+#[test]
 fn several_pickles_in_one_stream_and_trailing_bytes() {
     let data = b"K\x01.\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x02\x85\x94.junk";
     let g = brine::decode(data).expect("first");
