@@ -1743,20 +1743,57 @@ const BYTE_ESCAPES: [([u8; 4], u8); 256] = {
     t
 };
 
-impl Window<'_> {
+/// Bytes one fast line may span, a power of two at least [`FAST_LINE`]: the line's cursor is
+/// masked with `LINE_SPAN - 1`, so fixed-size copies of at most 64 bytes need no bounds
+/// check (the room for a whole line is checked once, when it starts).
+const LINE_SPAN: usize = 8192;
+const _: () = assert!(FAST_LINE <= LINE_SPAN && LINE_SPAN.is_power_of_two());
+
+/// The room a fast line is written into.
+const LINE_ARRAY: usize = LINE_SPAN + 64;
+
+/// One line of the fast loop being written: the room for it and a cursor.
+struct FastLine<'a> {
+    a: &'a mut [u8; LINE_ARRAY],
+    k: usize,
+}
+
+impl FastLine<'_> {
+    /// Copies all of `src` and keeps the first `adv` bytes of it.
+    #[inline(always)]
+    fn fixed<const N: usize>(&mut self, src: &[u8; N], adv: usize) {
+        debug_assert!(adv <= N);
+        let i = self.k & (LINE_SPAN - 1);
+        if let Some(dst) = self.a.get_mut(i..i + N) {
+            dst.copy_from_slice(src);
+            self.k = i + adv;
+        }
+    }
+
     #[inline(always)]
     fn byte(&mut self, b: u8) {
-        if let Some(d) = self.dst.get_mut(self.n) {
+        let i = self.k & (LINE_SPAN - 1);
+        if let Some(d) = self.a.get_mut(i) {
             *d = b;
-            self.n += 1;
+            self.k = i + 1;
         }
     }
 
     #[inline(always)]
     fn slice(&mut self, s: &[u8]) {
-        if let Some(d) = self.dst.get_mut(self.n..self.n + s.len()) {
+        let i = self.k & (LINE_SPAN - 1);
+        if let Some(d) = self.a.get_mut(i..i + s.len()) {
             d.copy_from_slice(s);
-            self.n += s.len();
+            self.k = i + s.len();
+        }
+    }
+
+    /// A float's `repr`.
+    #[inline(always)]
+    fn float(&mut self, x: f64) {
+        let i = self.k & (LINE_SPAN - 1);
+        if let Some(dst) = self.a.get_mut(i..i + pyrepr::FLOAT_ROOM) {
+            self.k = i + pyrepr::write_r(dst, x, true, false);
         }
     }
 
@@ -1895,8 +1932,8 @@ fn run_fast<W: io::Write>(
         return Ok(pos);
     }
     let Out { line, w: writer } = out;
-    if line.buf.len() < OUT_BLOCK + FAST_LINE {
-        line.buf.resize(OUT_BLOCK + FAST_LINE, 0);
+    if line.buf.len() < OUT_BLOCK + LINE_ARRAY {
+        line.buf.resize(OUT_BLOCK + LINE_ARRAY, 0);
     }
     let (mut pt, mut mt) = (*pos_text, *memo_text);
     let mut w = Window {
@@ -1918,22 +1955,30 @@ fn run_fast<W: io::Write>(
         let Some(f) = data.get(pos).and_then(|&b| ops.get(usize::from(b))) else {
             break Ok(());
         };
-        if indent > FAST_INDENT || w.n + FAST_LINE > w.dst.len() {
+        if indent > FAST_INDENT {
             break Ok(());
         }
+        let Some(room) = w
+            .dst
+            .get_mut(w.n..)
+            .and_then(|d| d.first_chunk_mut::<LINE_ARRAY>())
+        else {
+            break Ok(());
+        };
+        let mut l = FastLine { a: room, k: 0 };
         let at = pos + 1;
         // The start of the line: `"%5d: " % pos`, the code, the indentation, the name.
         macro_rules! head {
             () => {{
                 pt.advance_to(pos as u64);
                 match pt.field() {
-                    Some((field, width)) => w.fixed(&field, width),
-                    None => w.u64(pos as u64),
+                    Some((field, width)) => l.fixed(&field, width),
+                    None => l.u64(pos as u64),
                 }
-                w.fixed(b": ", 2);
-                w.fixed(&f.code, 5);
-                w.spaces(indent);
-                w.fixed(&f.name, usize::from(f.name_adv));
+                l.fixed(b": ", 2);
+                l.fixed(&f.code, 5);
+                l.spaces(indent);
+                l.fixed(&f.name, usize::from(f.name_adv));
             }};
         }
         // Pops `f.pops` items and pushes `f.push`; `None` (leave) on a stack underflow.
@@ -1947,7 +1992,8 @@ fn run_fast<W: io::Write>(
         }
         macro_rules! finish {
             ($kept:expr, $next:expr) => {{
-                w.byte(b'\n');
+                l.byte(b'\n');
+                w.n += l.k;
                 stack.truncate($kept);
                 if let Some(item) = f.push {
                     stack.push(item);
@@ -1965,7 +2011,7 @@ fn run_fast<W: io::Write>(
                 };
                 let kept = pop_push!();
                 head!();
-                w.blank_i64(value);
+                l.blank_i64(value);
                 finish!(kept, next);
             }};
         }
@@ -1976,7 +2022,7 @@ fn run_fast<W: io::Write>(
                 };
                 let kept = pop_push!();
                 head!();
-                w.plain_str(s);
+                l.plain_str(s);
                 finish!(kept, at + $len_bytes + s.len());
             }};
         }
@@ -1987,7 +2033,7 @@ fn run_fast<W: io::Write>(
                 };
                 let kept = pop_push!();
                 head!();
-                w.bytes_repr(b);
+                l.bytes_repr(b);
                 finish!(kept, at + $len_bytes + b.len());
             }};
         }
@@ -1997,8 +2043,9 @@ fn run_fast<W: io::Write>(
                     break Ok(());
                 };
                 head!();
-                w.blank_u64($key.unwrap_or(0) as u64);
-                w.byte(b'\n');
+                l.blank_u64($key.unwrap_or(0) as u64);
+                l.byte(b'\n');
+                w.n += l.k;
                 stack.push(item);
                 opcodes += 1;
                 highest = highest.max(f.proto);
@@ -2015,8 +2062,9 @@ fn run_fast<W: io::Write>(
                     _ => break Ok(()),
                 }
                 head!();
-                w.blank_u64($key.unwrap_or(0) as u64);
-                w.byte(b'\n');
+                l.blank_u64($key.unwrap_or(0) as u64);
+                l.byte(b'\n');
+                w.n += l.k;
                 opcodes += 1;
                 highest = highest.max(f.proto);
                 pos = $next;
@@ -2031,7 +2079,8 @@ fn run_fast<W: io::Write>(
             }
             Shape::Mark => {
                 head!();
-                w.byte(b'\n');
+                l.byte(b'\n');
+                w.n += l.k;
                 marks.push(pos as u64);
                 summary.max_mark_depth = summary.max_mark_depth.max(marks.len());
                 indent = indentlevel.saturating_mul(marks.len());
@@ -2051,9 +2100,9 @@ fn run_fast<W: io::Write>(
                     break Ok(());
                 };
                 head!();
-                w.fixed(b" (MARK at ", 10);
-                w.u64(markpos);
-                w.byte(b')');
+                l.fixed(b" (MARK at ", 10);
+                l.u64(markpos);
+                l.byte(b')');
                 marks.pop();
                 indent = indentlevel.saturating_mul(marks.len());
                 finish!(kept, at);
@@ -2065,13 +2114,13 @@ fn run_fast<W: io::Write>(
                     _ => break Ok(()),
                 }
                 head!();
-                w.fixed(b" (as ", 5);
+                l.fixed(b" (as ", 5);
                 mt.advance_to(idx as u64);
                 match mt.field() {
-                    Some((field, width)) => w.fixed(&field, width),
-                    None => w.u64(idx as u64),
+                    Some((field, width)) => l.fixed(&field, width),
+                    None => l.u64(idx as u64),
                 }
-                w.byte(b')');
+                l.byte(b')');
                 // MEMOIZE pops its item and pushes it back as `any`.
                 let kept = stack.len() - 1;
                 finish!(kept, at);
@@ -2118,11 +2167,11 @@ fn run_fast<W: io::Write>(
                 let value = i128::from_le_bytes(le);
                 let kept = pop_push!();
                 head!();
-                w.byte(b' ');
-                w.fixed(b"-", usize::from(value < 0));
+                l.byte(b' ');
+                l.fixed(b"-", usize::from(value < 0));
                 match u64::try_from(value.unsigned_abs()) {
-                    Ok(v) => w.u64(v),
-                    Err(_) => w.u128(value.unsigned_abs()),
+                    Ok(v) => l.u64(v),
+                    Err(_) => l.u128(value.unsigned_abs()),
                 }
                 finish!(kept, at + 1 + b.len());
             }
@@ -2132,10 +2181,8 @@ fn run_fast<W: io::Write>(
                 };
                 let kept = pop_push!();
                 head!();
-                w.byte(b' ');
-                if let Some(dst) = w.dst.get_mut(w.n..w.n + pyrepr::FLOAT_ROOM) {
-                    w.n += pyrepr::write_r(dst, x, true, false);
-                }
+                l.byte(b' ');
+                l.float(x);
                 finish!(kept, at + 8);
             }
             Shape::Str1 => str_arg!(payload_at::<1>(data, at), 1),
