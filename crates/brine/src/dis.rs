@@ -481,29 +481,85 @@ impl Window<'_> {
     /// Copies all of `src` and keeps the first `adv` bytes of it.
     #[inline(always)]
     fn fixed<const N: usize>(&mut self, src: &[u8; N], adv: usize) {
+        debug_assert!(adv <= N);
         if let Some(dst) = self.dst.get_mut(self.n..self.n + N) {
             dst.copy_from_slice(src);
-            self.n += adv.min(N);
+            self.n += adv;
         }
     }
 }
 
 /// The decimal text of a number that only grows, mostly by a few units at a time: the offsets
-/// of successive opcodes (`"%5d: " % pos`) and the memo size MEMOIZE shows (`(as N)`). Below
-/// 10**8 the digits are kept in a register-sized word (one digit per byte, the last digit in
-/// the low byte) and advanced by a carry-propagating add.
+/// of successive opcodes (`"%5d: " % pos`) and the memo size MEMOIZE shows (`(as N)`),
+/// right-aligned in a minimum width. Below 10**8 the digits are kept in a register-sized word
+/// (one digit per byte, the last digit in the low byte) and advanced by a carry-propagating
+/// add; what turns them into the field (blanks in front, the width) changes only when the
+/// number gains a digit.
 #[derive(Clone, Copy)]
 struct Counter {
     digits: u64,
     value: u64,
+    /// The carry-propagating add holds below this: the next power of ten, at most 10**8
+    /// (0 from 10**8 on, where the field is written as a plain decimal).
+    limit: u64,
+    /// Added to `digits`: ASCII digits, and blanks for the zeros in front of them.
+    ascii: u64,
+    /// Bits dropped from the byte-swapped text: `8 * (8 - width)`.
+    shift: u32,
+    width: usize,
+    min_width: usize,
 }
 
 /// One in every byte.
 const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
 
+/// `n` below 100 as two digits, tens in the second byte.
+static DELTA_BCD: [u16; 100] = {
+    let mut t = [0u16; 100];
+    let mut n = 0;
+    while n < 100 {
+        t[n] = (((n / 10) << 8) | (n % 10)) as u16;
+        n += 1;
+    }
+    t
+};
+
+/// `" N"` for each `N` below 256, padded to 8 bytes, and its length.
+static SMALL_DECIMALS: [([u8; 8], u8); 256] = {
+    let mut t = [([b' '; 8], 0u8); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (text, len) = &mut t[n];
+        if n >= 100 {
+            text[1] = b'0' + (n / 100) as u8;
+            text[2] = b'0' + (n / 10 % 10) as u8;
+            text[3] = b'0' + (n % 10) as u8;
+            *len = 4;
+        } else if n >= 10 {
+            text[1] = b'0' + (n / 10) as u8;
+            text[2] = b'0' + (n % 10) as u8;
+            *len = 3;
+        } else {
+            text[1] = b'0' + n as u8;
+            *len = 2;
+        }
+        n += 1;
+    }
+    t
+};
+
 impl Counter {
-    fn new(value: u64) -> Self {
-        let mut p = Counter { digits: 0, value };
+    /// A counter at `value` written at least `min_width` (at most 8) columns wide.
+    fn new(value: u64, min_width: usize) -> Self {
+        let mut p = Counter {
+            digits: 0,
+            value,
+            limit: 0,
+            ascii: 0,
+            shift: 0,
+            width: 0,
+            min_width: min_width.min(8),
+        };
         p.set(value);
         p
     }
@@ -516,46 +572,50 @@ impl Counter {
             self.digits |= (v % 10) << (8 * i);
             v /= 10;
         }
+        if value >= 100_000_000 {
+            self.limit = 0;
+            return;
+        }
+        let len = decimal_len(value);
+        self.limit = 10u64.pow(len as u32);
+        let leading = if len == 8 { 0 } else { u64::MAX << (8 * len) };
+        self.ascii = 0x30 * BYTE_ONES - ((0x10 * BYTE_ONES) & leading);
+        self.width = len.max(self.min_width);
+        self.shift = 8 * (8 - self.width as u32);
     }
 
     #[inline]
     fn advance_to(&mut self, value: u64) {
-        match value.checked_sub(self.value) {
-            Some(delta) if delta < 100 && value < 100_000_000 => {
-                // With 0xF6 added to every digit, a digit that passes 9 overflows its byte and
-                // carries into the next one; bytes that did not overflow keep their high bit.
-                // The delta is added digit by digit (two digits: tens in the second byte).
-                let bcd = ((delta / 10) << 8) | (delta % 10);
-                let z = (self.digits + 0xF6 * BYTE_ONES).wrapping_add(bcd);
-                let kept = (z >> 7) & BYTE_ONES;
-                self.digits = z - kept * 0xF6;
-                self.value = value;
-            }
-            _ => self.set(value),
+        let delta = value.wrapping_sub(self.value);
+        if delta < 100 && value < self.limit {
+            // With 0xF6 added to every digit, a digit that passes 9 overflows its byte and
+            // carries into the next one; bytes that did not overflow keep their high bit.
+            // The delta is added digit by digit (two digits: tens in the second byte).
+            let bcd = u64::from(DELTA_BCD[delta as usize]);
+            let z = (self.digits + 0xF6 * BYTE_ONES).wrapping_add(bcd);
+            let kept = (z >> 7) & BYTE_ONES;
+            self.digits = z - kept * 0xF6;
+            self.value = value;
+        } else {
+            self.set(value);
         }
     }
 
-    /// The number right-aligned in `min_width` (at most 8) columns, at the start of the
-    /// array, and its width; `None` from 10**8 on.
+    /// The field, at the start of the array, and its width; `None` from 10**8 on.
     #[inline(always)]
-    fn field(&self, min_width: usize) -> Option<([u8; 8], usize)> {
-        if self.value >= 100_000_000 {
+    fn field(&self) -> Option<([u8; 8], usize)> {
+        if self.limit == 0 {
             return None;
         }
-        let len = (8 - (self.digits.leading_zeros() / 8) as usize).max(1);
-        let width = len.max(min_width.min(8));
-        // ASCII digits, and blanks for the zeros in front of them.
-        let leading = if len == 8 { 0 } else { u64::MAX << (8 * len) };
-        let text = self.digits + 0x30 * BYTE_ONES - ((0x10 * BYTE_ONES) & leading);
         // Most significant digit first in memory, then only the last `width` bytes.
-        let field = text.swap_bytes() >> (8 * (8 - width));
-        Some((field.to_le_bytes(), width))
+        let field = (self.digits + self.ascii).swap_bytes() >> self.shift;
+        Some((field.to_le_bytes(), self.width))
     }
 
-    /// Writes the number right-aligned in `min_width` (at most 8) columns.
+    /// Writes the field.
     #[inline(always)]
-    fn write(&self, buf: &mut LineBuf, min_width: usize) {
-        match self.field(min_width) {
+    fn write(&self, buf: &mut LineBuf) {
+        match self.field() {
             Some((field, width)) => buf.fixed(&field, width),
             None => buf.u64(self.value),
         }
@@ -1250,8 +1310,8 @@ fn run<'de, R: Read<'de>, W: io::Write>(
     let mut annocol = opts.annotate;
     let table = op_facts();
     let fast_table = fast_ops(&table);
-    let mut pos_text = Counter::new(start);
-    let mut memo_text = Counter::new(0);
+    let mut pos_text = Counter::new(start, 5);
+    let mut memo_text = Counter::new(0, 1);
     let mut scratch = Scratch::default();
     let mut prefixes = Prefixes::new(opts.indentlevel);
     loop {
@@ -1315,7 +1375,7 @@ fn run<'de, R: Read<'de>, W: io::Write>(
                     None => {
                         // pickletools fails here with an IndexError, when only the offset of
                         // the line has been printed.
-                        pos_text.write(buf, 5);
+                        pos_text.write(buf);
                         buf.fixed(b": ", 2);
                         return Err(err(ErrorKind::StackUnderflow));
                     }
@@ -1380,7 +1440,7 @@ fn run<'de, R: Read<'de>, W: io::Write>(
         // `"%5d: " % pos`, then the code column, the indentation and the name.
         let line_start;
         let prefix = prefixes.get(facts, depth);
-        match (pos_text.field(5), prefix) {
+        match (pos_text.field(), prefix) {
             (Some((field, width)), Some(p)) => {
                 let mut w = buf.window();
                 w.fixed(&field, width);
@@ -1395,7 +1455,7 @@ fn run<'de, R: Read<'de>, W: io::Write>(
                 buf.n += used;
             }
             (_, prefix) => {
-                pos_text.write(buf, 5);
+                pos_text.write(buf);
                 buf.fixed(b": ", 2);
                 line_start = buf.len();
                 match prefix {
@@ -1447,7 +1507,7 @@ fn run<'de, R: Read<'de>, W: io::Write>(
                 Some(Note::As(i)) => {
                     buf.fixed(b" (as ", 5);
                     memo_text.advance_to(i as u64);
-                    memo_text.write(buf, 1);
+                    memo_text.write(buf);
                     buf.push(b')');
                 }
                 Some(Note::NoMark) => buf.extend(b" no MARK exists on stack"),
@@ -1683,20 +1743,57 @@ const BYTE_ESCAPES: [([u8; 4], u8); 256] = {
     t
 };
 
-impl Window<'_> {
+/// Bytes one fast line may span, a power of two at least [`FAST_LINE`]: the line's cursor is
+/// masked with `LINE_SPAN - 1`, so fixed-size copies of at most 64 bytes need no bounds
+/// check (the room for a whole line is checked once, when it starts).
+const LINE_SPAN: usize = 8192;
+const _: () = assert!(FAST_LINE <= LINE_SPAN && LINE_SPAN.is_power_of_two());
+
+/// The room a fast line is written into.
+const LINE_ARRAY: usize = LINE_SPAN + 64;
+
+/// One line of the fast loop being written: the room for it and a cursor.
+struct FastLine<'a> {
+    a: &'a mut [u8; LINE_ARRAY],
+    k: usize,
+}
+
+impl FastLine<'_> {
+    /// Copies all of `src` and keeps the first `adv` bytes of it.
+    #[inline(always)]
+    fn fixed<const N: usize>(&mut self, src: &[u8; N], adv: usize) {
+        debug_assert!(adv <= N);
+        let i = self.k & (LINE_SPAN - 1);
+        if let Some(dst) = self.a.get_mut(i..i + N) {
+            dst.copy_from_slice(src);
+            self.k = i + adv;
+        }
+    }
+
     #[inline(always)]
     fn byte(&mut self, b: u8) {
-        if let Some(d) = self.dst.get_mut(self.n) {
+        let i = self.k & (LINE_SPAN - 1);
+        if let Some(d) = self.a.get_mut(i) {
             *d = b;
-            self.n += 1;
+            self.k = i + 1;
         }
     }
 
     #[inline(always)]
     fn slice(&mut self, s: &[u8]) {
-        if let Some(d) = self.dst.get_mut(self.n..self.n + s.len()) {
+        let i = self.k & (LINE_SPAN - 1);
+        if let Some(d) = self.a.get_mut(i..i + s.len()) {
             d.copy_from_slice(s);
-            self.n += s.len();
+            self.k = i + s.len();
+        }
+    }
+
+    /// A float's `repr`.
+    #[inline(always)]
+    fn float(&mut self, x: f64) {
+        let i = self.k & (LINE_SPAN - 1);
+        if let Some(dst) = self.a.get_mut(i..i + pyrepr::FLOAT_ROOM) {
+            self.k = i + pyrepr::write_r(dst, x, true, false);
         }
     }
 
@@ -1760,6 +1857,30 @@ impl Window<'_> {
         self.u64(v.unsigned_abs());
     }
 
+    /// A blank and a decimal; below 256 one copy from a table.
+    #[inline(always)]
+    fn blank_u64(&mut self, v: u64) {
+        match SMALL_DECIMALS.get(v as usize) {
+            Some((text, len)) => self.fixed(text, usize::from(*len)),
+            None => {
+                self.byte(b' ');
+                self.u64(v);
+            }
+        }
+    }
+
+    /// A blank and a decimal; from 0 to 255 one copy from a table.
+    #[inline(always)]
+    fn blank_i64(&mut self, v: i64) {
+        match u64::try_from(v) {
+            Ok(v) => self.blank_u64(v),
+            Err(_) => {
+                self.byte(b' ');
+                self.i64(v);
+            }
+        }
+    }
+
     /// `'text'` for plain ASCII text.
     #[inline(always)]
     fn plain_str(&mut self, s: &[u8]) {
@@ -1811,8 +1932,8 @@ fn run_fast<W: io::Write>(
         return Ok(pos);
     }
     let Out { line, w: writer } = out;
-    if line.buf.len() < OUT_BLOCK + FAST_LINE {
-        line.buf.resize(OUT_BLOCK + FAST_LINE, 0);
+    if line.buf.len() < OUT_BLOCK + LINE_ARRAY {
+        line.buf.resize(OUT_BLOCK + LINE_ARRAY, 0);
     }
     let (mut pt, mut mt) = (*pos_text, *memo_text);
     let mut w = Window {
@@ -1821,6 +1942,9 @@ fn run_fast<W: io::Write>(
     };
     let Machine { stack, marks, memo } = m;
     let dense = &mut memo.dense;
+    // Kept in registers, stored back at the end.
+    let mut indent = indentlevel.saturating_mul(marks.len());
+    let (mut opcodes, mut highest) = (summary.opcodes, summary.highest_protocol);
     let result = loop {
         if w.n >= OUT_BLOCK {
             if let Err(e) = writer.write_all(w.dst.get(..w.n).unwrap_or_default()) {
@@ -1831,23 +1955,30 @@ fn run_fast<W: io::Write>(
         let Some(f) = data.get(pos).and_then(|&b| ops.get(usize::from(b))) else {
             break Ok(());
         };
-        let indent = indentlevel.saturating_mul(marks.len());
-        if indent > FAST_INDENT || w.n + FAST_LINE > w.dst.len() {
+        if indent > FAST_INDENT {
             break Ok(());
         }
+        let Some(room) = w
+            .dst
+            .get_mut(w.n..)
+            .and_then(|d| d.first_chunk_mut::<LINE_ARRAY>())
+        else {
+            break Ok(());
+        };
+        let mut l = FastLine { a: room, k: 0 };
         let at = pos + 1;
         // The start of the line: `"%5d: " % pos`, the code, the indentation, the name.
         macro_rules! head {
             () => {{
                 pt.advance_to(pos as u64);
-                match pt.field(5) {
-                    Some((field, width)) => w.fixed(&field, width),
-                    None => w.u64(pos as u64),
+                match pt.field() {
+                    Some((field, width)) => l.fixed(&field, width),
+                    None => l.u64(pos as u64),
                 }
-                w.fixed(b": ", 2);
-                w.fixed(&f.code, 5);
-                w.spaces(indent);
-                w.fixed(&f.name, usize::from(f.name_adv));
+                l.fixed(b": ", 2);
+                l.fixed(&f.code, 5);
+                l.spaces(indent);
+                l.fixed(&f.name, usize::from(f.name_adv));
             }};
         }
         // Pops `f.pops` items and pushes `f.push`; `None` (leave) on a stack underflow.
@@ -1861,13 +1992,14 @@ fn run_fast<W: io::Write>(
         }
         macro_rules! finish {
             ($kept:expr, $next:expr) => {{
-                w.byte(b'\n');
+                l.byte(b'\n');
+                w.n += l.k;
                 stack.truncate($kept);
                 if let Some(item) = f.push {
                     stack.push(item);
                 }
-                summary.opcodes += 1;
-                summary.highest_protocol = summary.highest_protocol.max(f.proto);
+                opcodes += 1;
+                highest = highest.max(f.proto);
                 pos = $next;
             }};
         }
@@ -1879,8 +2011,7 @@ fn run_fast<W: io::Write>(
                 };
                 let kept = pop_push!();
                 head!();
-                w.byte(b' ');
-                w.i64(value);
+                l.blank_i64(value);
                 finish!(kept, next);
             }};
         }
@@ -1891,7 +2022,7 @@ fn run_fast<W: io::Write>(
                 };
                 let kept = pop_push!();
                 head!();
-                w.plain_str(s);
+                l.plain_str(s);
                 finish!(kept, at + $len_bytes + s.len());
             }};
         }
@@ -1902,7 +2033,7 @@ fn run_fast<W: io::Write>(
                 };
                 let kept = pop_push!();
                 head!();
-                w.bytes_repr(b);
+                l.bytes_repr(b);
                 finish!(kept, at + $len_bytes + b.len());
             }};
         }
@@ -1912,12 +2043,12 @@ fn run_fast<W: io::Write>(
                     break Ok(());
                 };
                 head!();
-                w.byte(b' ');
-                w.u64($key.unwrap_or(0) as u64);
-                w.byte(b'\n');
+                l.blank_u64($key.unwrap_or(0) as u64);
+                l.byte(b'\n');
+                w.n += l.k;
                 stack.push(item);
-                summary.opcodes += 1;
-                summary.highest_protocol = summary.highest_protocol.max(f.proto);
+                opcodes += 1;
+                highest = highest.max(f.proto);
                 pos = $next;
             }};
         }
@@ -1931,11 +2062,11 @@ fn run_fast<W: io::Write>(
                     _ => break Ok(()),
                 }
                 head!();
-                w.byte(b' ');
-                w.u64($key.unwrap_or(0) as u64);
-                w.byte(b'\n');
-                summary.opcodes += 1;
-                summary.highest_protocol = summary.highest_protocol.max(f.proto);
+                l.blank_u64($key.unwrap_or(0) as u64);
+                l.byte(b'\n');
+                w.n += l.k;
+                opcodes += 1;
+                highest = highest.max(f.proto);
                 pos = $next;
             }};
         }
@@ -1948,12 +2079,14 @@ fn run_fast<W: io::Write>(
             }
             Shape::Mark => {
                 head!();
-                w.byte(b'\n');
+                l.byte(b'\n');
+                w.n += l.k;
                 marks.push(pos as u64);
                 summary.max_mark_depth = summary.max_mark_depth.max(marks.len());
+                indent = indentlevel.saturating_mul(marks.len());
                 stack.push(StackItem::Mark);
-                summary.opcodes += 1;
-                summary.highest_protocol = summary.highest_protocol.max(f.proto);
+                opcodes += 1;
+                highest = highest.max(f.proto);
                 pos = at;
             }
             Shape::MarkOp => {
@@ -1967,10 +2100,11 @@ fn run_fast<W: io::Write>(
                     break Ok(());
                 };
                 head!();
-                w.fixed(b" (MARK at ", 10);
-                w.u64(markpos);
-                w.byte(b')');
+                l.fixed(b" (MARK at ", 10);
+                l.u64(markpos);
+                l.byte(b')');
                 marks.pop();
+                indent = indentlevel.saturating_mul(marks.len());
                 finish!(kept, at);
             }
             Shape::Memoize => {
@@ -1980,13 +2114,13 @@ fn run_fast<W: io::Write>(
                     _ => break Ok(()),
                 }
                 head!();
-                w.fixed(b" (as ", 5);
+                l.fixed(b" (as ", 5);
                 mt.advance_to(idx as u64);
-                match mt.field(1) {
-                    Some((field, width)) => w.fixed(&field, width),
-                    None => w.u64(idx as u64),
+                match mt.field() {
+                    Some((field, width)) => l.fixed(&field, width),
+                    None => l.u64(idx as u64),
                 }
-                w.byte(b')');
+                l.byte(b')');
                 // MEMOIZE pops its item and pushes it back as `any`.
                 let kept = stack.len() - 1;
                 finish!(kept, at);
@@ -2033,11 +2167,11 @@ fn run_fast<W: io::Write>(
                 let value = i128::from_le_bytes(le);
                 let kept = pop_push!();
                 head!();
-                w.byte(b' ');
-                w.fixed(b"-", usize::from(value < 0));
+                l.byte(b' ');
+                l.fixed(b"-", usize::from(value < 0));
                 match u64::try_from(value.unsigned_abs()) {
-                    Ok(v) => w.u64(v),
-                    Err(_) => w.u128(value.unsigned_abs()),
+                    Ok(v) => l.u64(v),
+                    Err(_) => l.u128(value.unsigned_abs()),
                 }
                 finish!(kept, at + 1 + b.len());
             }
@@ -2047,10 +2181,8 @@ fn run_fast<W: io::Write>(
                 };
                 let kept = pop_push!();
                 head!();
-                w.byte(b' ');
-                if let Some(dst) = w.dst.get_mut(w.n..w.n + pyrepr::FLOAT_ROOM) {
-                    w.n += pyrepr::write_r(dst, x, true, false);
-                }
+                l.byte(b' ');
+                l.float(x);
                 finish!(kept, at + 8);
             }
             Shape::Str1 => str_arg!(payload_at::<1>(data, at), 1),
@@ -2061,6 +2193,8 @@ fn run_fast<W: io::Write>(
         }
     };
     line.n = w.n;
+    summary.opcodes = opcodes;
+    summary.highest_protocol = highest;
     *pos_text = pt;
     *memo_text = mt;
     result.map(|()| pos)
@@ -2100,7 +2234,8 @@ mod tests {
 
     #[test]
     fn counters_match_printf() {
-        let mut pos = Counter::new(0);
+        let mut pos = Counter::new(0, 5);
+        let mut plain = Counter::new(0, 1);
         let mut value = 0u64;
         // Small steps with carries through every digit, then jumps.
         let steps = (1..=9)
@@ -2111,11 +2246,17 @@ mod tests {
         for step in steps {
             value += step;
             pos.advance_to(value);
-            assert_eq!(text(|b| pos.write(b, 5)), format!("{value:5}"));
-            assert_eq!(text(|b| pos.write(b, 1)), value.to_string());
+            plain.advance_to(value);
+            assert_eq!(text(|b| pos.write(b)), format!("{value:5}"));
+            assert_eq!(text(|b| plain.write(b)), value.to_string());
         }
-        let start = Counter::new(99_999_998);
-        assert_eq!(text(|b| start.write(b, 5)), "99999998");
+        let start = Counter::new(99_999_998, 5);
+        assert_eq!(text(|b| start.write(b)), "99999998");
+        let mut start = Counter::new(99_999_990, 1);
+        start.advance_to(99_999_999);
+        assert_eq!(text(|b| start.write(b)), "99999999");
+        start.advance_to(100_000_001);
+        assert_eq!(text(|b| start.write(b)), "100000001");
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub mod restrict;
 pub mod scan;
 mod serde_de;
 mod serde_ser;
+mod shortest;
 #[cfg(feature = "sign")]
 pub mod sign;
 mod unicode_tables;

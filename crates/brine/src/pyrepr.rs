@@ -86,56 +86,73 @@ pub fn write_bytearray_repr<W: Write>(out: &mut W, b: &[u8]) -> fmt::Result {
     out.write_char(')')
 }
 
-/// Shortest round-trip digits of a finite `a > 0` (Ryu) and the position of the decimal
-/// point (`a = 0.d1d2... * 10^decpt`). Ryu is several times faster than `{:e}`, which
-/// dominated `brine dis` on float-heavy pickles; its text is taken apart in one pass.
-fn ryu_shortest(a: f64, digits: &mut [u8; 32]) -> (usize, i32) {
-    let mut buf = ryu::Buffer::new();
-    // Ryu writes `d.ddde[-]x`, `de[-]x`, `ddd.ddd` or `0.000ddd` (integral values end in `.0`).
-    let text = buf.format_finite(a).as_bytes();
-    let mut n = 0;
-    let mut int_digits = 0i32; // significant digits before the point
-    let mut skipped = 0i32; // zeros between the point and the first significant digit
-    let mut after_point = false;
-    let mut exponent = 0i32;
-    for (i, &c) in text.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => {
-                if n == 0 && c == b'0' {
-                    skipped += i32::from(after_point);
-                } else {
-                    if let Some(d) = digits.get_mut(n) {
-                        *d = c;
-                    }
-                    n += 1;
-                    int_digits += i32::from(!after_point);
-                }
-            }
-            b'.' => after_point = true,
-            b'e' => {
-                let rest = text.get(i + 1..).unwrap_or_default();
-                let (negative, rest) = match rest.split_first() {
-                    Some((b'-', r)) => (true, r),
-                    _ => (false, rest),
-                };
-                for &d in rest {
-                    exponent = exponent * 10 + i32::from(d.wrapping_sub(b'0'));
-                }
-                if negative {
-                    exponent = -exponent;
-                }
-                break;
-            }
-            _ => {}
-        }
+/// Eight decimal digits of `v < 10^8` (leading zeros kept) as a little-endian word, one digit
+/// value (not ASCII) per byte, the most significant first in memory: two halves of four
+/// digits in 32-bit lanes, split into 16-bit and then 8-bit lanes by multiplying by
+/// reciprocals.
+#[inline(always)]
+fn digit_values8(v: u32) -> u64 {
+    let v = u64::from(v);
+    let x = (v / 10_000) | ((v % 10_000) << 32);
+    let hundreds = ((x * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let y = ((x - hundreds * 100) << 16) | hundreds;
+    let tens = ((y * 103) >> 10) & 0x000f_000f_000f_000f;
+    ((y - tens * 10) << 8) | tens
+}
+
+/// `10^i`.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
     }
-    let n = n.min(digits.len());
-    // Integral values end with ".0": drop trailing zeros.
-    let kept = digits.get(..n).map_or(0, |d| {
-        d.iter().rposition(|&c| c != b'0').map_or(0, |p| p + 1)
-    });
-    let decpt = if int_digits > 0 { int_digits } else { -skipped };
-    (kept.max(1), decpt + exponent)
+    t
+};
+
+/// The digits of `d > 0` (at most 17 of them) without trailing zeros, at the start of
+/// `digits`, their number, and the number of digits of `d`.
+#[inline(always)]
+fn digits_of(d: u64, digits: &mut [u8; 32]) -> (usize, i32) {
+    const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+    let high = d / 100_000_000;
+    let w_lo = digit_values8((d % 100_000_000) as u32);
+    let w_mid = digit_values8((high % 100_000_000) as u32);
+    // d < 10^17: the top word holds one digit, the last of its eight.
+    let w_top = (high / 100_000_000 % 10) << 56;
+    // 24 digits, zero-padded in front, then room for a 32-byte copy from any start.
+    let mut text = [b'0'; 64];
+    text[..8].copy_from_slice(&(w_top + ASCII_ZEROS).to_le_bytes());
+    text[8..16].copy_from_slice(&(w_mid + ASCII_ZEROS).to_le_bytes());
+    text[16..24].copy_from_slice(&(w_lo + ASCII_ZEROS).to_le_bytes());
+    // floor(log10(d)) from the bit length (1233 / 4096 ~ log10(2)), corrected by one compare.
+    let bits = 64 - (d | 1).leading_zeros() as usize;
+    let guess = (bits * 1233) >> 12;
+    let len = guess + usize::from(d >= POW10_U64[guess.min(19)]);
+    // Trailing zero digits: zero bytes at the high end of the words.
+    let trailing = if w_lo != 0 {
+        w_lo.leading_zeros() / 8
+    } else if w_mid != 0 {
+        8 + w_mid.leading_zeros() / 8
+    } else {
+        16 + w_top.leading_zeros() / 8
+    } as usize;
+    let start = 24usize.saturating_sub(len);
+    if let Some(src) = text.get(start..start + 32) {
+        digits.copy_from_slice(src);
+    }
+    (len.saturating_sub(trailing).max(1), len as i32)
+}
+
+/// Shortest round-trip digits of a finite `a > 0` (as Ryu gives them, from
+/// [`shortest::shortest`](crate::shortest::shortest)) and the position of the decimal point
+/// (`a = 0.d1d2... * 10^decpt`).
+#[inline(always)]
+fn raw_shortest(a: f64, digits: &mut [u8; 32]) -> (usize, i32) {
+    let (d, e) = crate::shortest::shortest(a);
+    let (n, len) = digits_of(d, digits);
+    (n, e + len)
 }
 
 /// `(m, e)` with `a = m * 2^e` exactly, `m` the 53-bit significand (without the implicit bit
@@ -240,10 +257,13 @@ fn reads_back(digits: &[u8], decpt: i32, a: f64) -> bool {
 
 /// Shortest round-trip decimal digits of a finite `a > 0` and the position of the decimal
 /// point (`a = 0.d1d2... * 10^decpt`), as `_Py_dg_dtoa` mode 0 gives them. That is Ryu's
-/// shortest digits, except when two shortest candidates are exactly equally near `a`: dtoa
-/// then takes the one whose last digit is even, Ryu may take the other.
+/// (and Żmij's) shortest digits, except when two shortest candidates are exactly equally near
+/// `a`: dtoa then takes the one whose last digit is even, Ryu may take the other.
 fn shortest_digits(a: f64, digits: &mut [u8; 32]) -> (usize, i32) {
-    let (n, decpt) = ryu_shortest(a, digits);
+    let (n, decpt) = raw_shortest(a, digits);
+    if !may_be_halfway(a) {
+        return (n, decpt);
+    }
     let last = digits
         .get(n.wrapping_sub(1))
         .map_or(0, |&c| c.wrapping_sub(b'0'));
@@ -326,58 +346,6 @@ impl Dst<'_> {
             self.len += adv.min(32);
         }
     }
-
-    #[inline(always)]
-    fn slice(&mut self, s: &[u8]) {
-        if let Some(d) = self.buf.get_mut(self.len..self.len + s.len()) {
-            d.copy_from_slice(s);
-            self.len += s.len();
-        }
-    }
-
-    /// Ryu's text of a positive float, rewritten as `repr` writes it. The two agree on the
-    /// digits (when no tie is possible) and on fixed notation for decimal exponents -3 to 16;
-    /// `repr` also writes 1e-04 .. 9.99e-04 in exponent form, and exponents with a sign and
-    /// at least two digits.
-    fn put_ryu(&mut self, text: &[u8], add_dot_0: bool) {
-        match text.iter().rposition(|&c| c == b'e') {
-            None if text.starts_with(b"0.0000") => {
-                // 0.0000ddd: d.dde-05
-                let digits = text.get(6..).unwrap_or_default();
-                if let Some((&first, rest)) = digits.split_first() {
-                    self.put(first);
-                    if !rest.is_empty() {
-                        self.put(b'.');
-                        self.slice(rest);
-                    }
-                }
-                self.put32(b"e-05                            ", 4);
-            }
-            None => {
-                // Integral values end in ".0" in Ryu's text, as with `Py_DTSF_ADD_DOT_0`.
-                let keep = if !add_dot_0 && text.ends_with(b".0") {
-                    text.len() - 2
-                } else {
-                    text.len()
-                };
-                self.slice(text.get(..keep).unwrap_or_default());
-            }
-            Some(e) => {
-                self.slice(text.get(..e).unwrap_or_default());
-                let exponent = text.get(e + 1..).unwrap_or_default();
-                let (sign, digits) = match exponent.split_first() {
-                    Some((b'-', digits)) => (b'-', digits),
-                    _ => (b'+', exponent),
-                };
-                self.put(b'e');
-                self.put(sign);
-                if digits.len() < 2 {
-                    self.put(b'0');
-                }
-                self.slice(digits);
-            }
-        }
-    }
 }
 
 /// Whether `a` (finite, > 0) may lie exactly halfway between two shortest decimals, the case
@@ -420,11 +388,6 @@ pub(crate) fn write_r(dst: &mut [u8], x: f64, add_dot_0: bool, always_sign: bool
         return t.len;
     }
     let a = x.abs();
-    if a != 0.0 && !may_be_halfway(a) {
-        let mut buf = ryu::Buffer::new();
-        t.put_ryu(buf.format_finite(a).as_bytes(), add_dot_0);
-        return t.len;
-    }
     let mut digits = [b'0'; 32];
     let (n, decpt) = if a == 0.0 {
         (1, 1)
