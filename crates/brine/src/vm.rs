@@ -759,44 +759,39 @@ impl<'a, 'o> Machine<'a, 'o> {
     /// false, having changed nothing, otherwise. The same checks as [`Machine::memo_put`].
     #[inline(always)]
     fn memoize_fast(&mut self) -> bool {
-        let limits = &self.opts.limits;
-        let ok = self.stack.len() > self.fence()
-            && self.memo.len < limits.max_memo
-            && self.memo.len == self.memo.dense.len()
-            && self.memo.sparse.is_empty()
-            && self.alloc + ITEM_COST <= limits.max_alloc_bytes;
         match self.stack.last() {
-            Some(&v) if ok => {
-                self.memo.dense.push(Some(v));
-                self.memo.len += 1;
-                self.alloc += ITEM_COST;
-                true
-            }
+            Some(&v) if self.stack.len() > self.fence() => self.memoize_value(v),
             _ => false,
         }
     }
 
     /// For the fast loop: when the opcode at `p` is a MEMOIZE, [`Machine::memoize_fast`] of
-    /// `v`, which the caller has just pushed, and `p` past it; else `p`. Handing the value
-    /// over in a register skips reading back the stack slot just written (a 16-byte load
-    /// of two 8-byte stores, which store forwarding cannot serve) and a dispatch.
+    /// `v`, which the caller has just pushed (so it is above every mark), and `p` past it;
+    /// else `p`. Handing the value over in a register skips reading back the stack slot
+    /// just written (a 16-byte load of two 8-byte stores, which store forwarding cannot
+    /// serve) and a dispatch.
     #[inline(always)]
     fn memoize_pushed(&mut self, v: Value, data: &[u8], p: usize, end: usize) -> usize {
-        let limits = &self.opts.limits;
-        // The stack holds `v` above every mark, so it is above the fence.
-        if p < end
-            && data.get(p) == Some(&0x94)
-            && self.memo.len < limits.max_memo
-            && self.memo.len == self.memo.dense.len()
-            && self.memo.sparse.is_empty()
-            && self.alloc + ITEM_COST <= limits.max_alloc_bytes
-        {
-            self.memo.dense.push(Some(v));
-            self.memo.len += 1;
-            self.alloc += ITEM_COST;
+        if p < end && data.get(p) == Some(&0x94) && self.memoize_value(v) {
             return p + 1;
         }
         p
+    }
+
+    /// Stores `v` under the next dense memo key when that is sure to succeed.
+    #[inline(always)]
+    fn memoize_value(&mut self, v: Value) -> bool {
+        let limits = &self.opts.limits;
+        let ok = self.memo.len < limits.max_memo
+            && self.memo.len == self.memo.dense.len()
+            && self.memo.sparse.is_empty()
+            && self.alloc + ITEM_COST <= limits.max_alloc_bytes;
+        if ok {
+            self.memo.dense.push(Some(v));
+            self.memo.len += 1;
+            self.alloc += ITEM_COST;
+        }
+        ok
     }
 
     #[inline(always)]
