@@ -14,7 +14,9 @@ Run it through benches/compare.sh, which builds the release binaries first. It
   3. runs the bench_decode example (brine::decode, best of N, graph dropped outside the
      clock) on the same file right after (and, for the bulk bytes, brine::decode_reader too,
      which copies the payload as pickle.loads does); with --rounds N all of this is repeated
-     N times and the best of every figure is kept;
+     N times and the best of every figure is kept; the object workloads also run with glibc's
+     malloc told to keep freed memory (GLIBC_TUNABLES, rows "(glibc, kept)"), to show how
+     much of the system allocator's time is page faults from giving it back;
   4. prints a table of times and ratios (CPython time / brine time) with the goals:
      at least 3x CPython with GC off on every object-heavy workload, and at least 1x on the
      bulk bytes;
@@ -82,9 +84,16 @@ def time_loads(data, gc_on, min_time, min_runs=3, max_runs=20):
     return best, runs
 
 
-def run_brine(bench_bin, paths, mode, min_time, extra=()):
+# glibc's malloc gives big freed blocks back to the system (its mmap and trim thresholds)
+# and faults them in again, page by page, on the next decode. These tunables make it keep
+# them, as pymalloc and mimalloc do: the "(glibc, kept)" rows, which show what that costs.
+GLIBC_KEEP = "glibc.malloc.trim_threshold=4294967295:glibc.malloc.mmap_threshold=4294967295"
+
+
+def run_brine(bench_bin, paths, mode, min_time, extra=(), env=None):
     cmd = [bench_bin, "--mode", mode, "--min-time", str(min_time), *extra, *paths]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
+                          env=dict(os.environ, **env) if env else None)
     out = {}
     for line in proc.stdout.splitlines():
         line = line.strip()
@@ -138,6 +147,8 @@ def main():
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
     ap.add_argument("--rounds", type=int, default=1, help="repeat the decode timings, keep the best")
     ap.add_argument("--no-pickletools", action="store_true", help="skip the slow pickletools run")
+    ap.add_argument("--no-glibc-kept", action="store_true",
+                    help="skip the runs with glibc told to keep freed memory (GLIBC_TUNABLES)")
     ap.add_argument("--json", help="also write all results to this file")
     args = ap.parse_args()
 
@@ -166,7 +177,7 @@ def main():
     # of all rounds is kept, so that a burst of load from elsewhere hurts both sides alike.
     paths = [os.path.join(args.data, w[0]) for w in WORKLOADS]
     results = {"decode": [], "dis": []}
-    cpy, brine, reader, brine_mi = {}, {}, {}, {}
+    cpy, brine, reader, brine_mi, brine_kept = {}, {}, {}, {}, {}
 
     def keep_best(store, name, rec):
         if rec and (name not in store or rec.get("best_s", 1e99) < store[name].get("best_s", 1e99)):
@@ -189,6 +200,9 @@ def main():
                           run_brine(args.bench_bin_mimalloc, [path], "decode", args.min_time).get(name))
             if kind == "bulk":
                 keep_best(reader, name, run_brine(args.bench_bin, [path], "reader", args.min_time).get(name))
+            elif not args.no_glibc_kept:
+                keep_best(brine_kept, name, run_brine(args.bench_bin, [path], "decode", args.min_time,
+                                                      env={"GLIBC_TUNABLES": GLIBC_KEEP}).get(name))
             b = brine.get(name, {}).get("best_s")
             print(f"  round {rnd + 1} {name}: cpython gc on {fmt_s(on)} ({on_runs} runs), "
                   f"gc off {fmt_s(off)} ({off_runs} runs); brine {fmt_s(b)}",
@@ -199,6 +213,8 @@ def main():
     for name, label, kind in WORKLOADS:
         size, on, off = cpy[name]
         variants = [("", brine.get(name))]
+        if name in brine_kept:
+            variants.append((" (glibc, kept)", brine_kept.get(name)))
         if name in brine_mi:
             variants.append((" (mimalloc)", brine_mi.get(name)))
         if kind == "bulk":
