@@ -330,6 +330,37 @@ fn runs_of_long_binget() {
     let e = decode_err(b"\x80\x04]\x94(j\x00\x00\x00\x00j\x00\x00\x00\x00j\x07\x00\x00\x00e.");
     assert!(matches!(e.kind(), ErrorKind::MemoKeyMissing(7)), "{e}");
     assert_eq!((e.offset(), e.opcode()), (15, Some(Opcode::LongBinget)));
+
+    // A run that reaches the depth limit (counted once for the run in the fast loop): the
+    // list and the mark take two of five places, so the fourth LONG_BINGET (at byte 20) is
+    // the one refused, from a slice as from a stream.
+    let mut data = b"\x80\x04]\x94(".to_vec();
+    for _ in 0..10 {
+        data.extend_from_slice(b"j\x00\x00\x00\x00");
+    }
+    data.extend_from_slice(b"e.");
+    let limits = Limits {
+        max_depth: 5,
+        ..Limits::default()
+    };
+    let (limit, e) = limit_hit(&data, limits.clone());
+    assert_eq!(limit, Limit::Depth);
+    assert_eq!((e.offset(), e.opcode()), (20, Some(Opcode::LongBinget)));
+    let mut d = Decoder::new(Options {
+        limits: limits.clone(),
+        ..Options::default()
+    });
+    let e = d.decode_reader(&data[..]).expect_err("limit");
+    assert_eq!((e.offset(), e.opcode()), (20, Some(Opcode::LongBinget)));
+    // One more place and the whole run fits.
+    let limits = Limits {
+        max_depth: 12,
+        ..limits
+    };
+    assert_eq!(
+        with_limits(&data, limits).expect("fits"),
+        format!("[{}]", ["[...]"; 10].join(", "))
+    );
 }
 
 #[test]
