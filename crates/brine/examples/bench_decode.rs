@@ -133,9 +133,16 @@ impl Runs {
 }
 
 /// Calls `once` (which returns the seconds it measured) until the run budget is used.
+/// Room for this many timings is made before the first run, so that the harness allocates
+/// nothing while runs go on: a vector that grew mid-run could land above a decode's memory in
+/// glibc's heap and keep glibc from giving that memory back, which made the system allocator's
+/// figures depend on when the harness's vectors happened to grow (page faults over 20 decodes
+/// of the same file changed 10x with unrelated changes to the decoder).
+const RUNS_RESERVED: usize = 4096;
+
 fn repeat<E>(cfg: &Config, mut once: impl FnMut() -> Result<f64, E>) -> Result<Runs, E> {
     let start = Instant::now();
-    let mut times = Vec::new();
+    let mut times = Vec::with_capacity(RUNS_RESERVED.min(cfg.max_runs));
     while times.len() < cfg.max_runs
         && (times.len() < cfg.min_runs || start.elapsed() < cfg.min_time)
     {
@@ -155,7 +162,7 @@ fn mb_s(bytes: usize, secs: f64) -> f64 {
 fn bench_decode(cfg: &Config, name: &str, data: &[u8], reader: bool) -> serde_json::Value {
     let mode = if reader { "reader" } else { "decode" };
     let mut nodes = 0usize;
-    let mut drops = Vec::new();
+    let mut drops = Vec::with_capacity(RUNS_RESERVED.min(cfg.max_runs));
     let runs = repeat(cfg, || {
         let t = Instant::now();
         let graph = if reader {
