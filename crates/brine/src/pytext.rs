@@ -537,6 +537,25 @@ pub fn decode_long_le(b: &[u8]) -> ParsedInt {
             *dst = src;
         }
         ParsedInt::Small(i64::from_le_bytes(buf))
+    } else if b.len() <= 16 {
+        // Up to 128 bits: sign-extend into an i128 and build the magnitude's digits directly
+        // (`from_signed_bytes_le` copies and negates a negative number's bytes first).
+        let fill = match b.last() {
+            Some(&last) if last & 0x80 != 0 => 0xff,
+            _ => 0,
+        };
+        let mut buf = [fill; 16];
+        for (dst, &src) in buf.iter_mut().zip(b) {
+            *dst = src;
+        }
+        let v = i128::from_le_bytes(buf);
+        if let Ok(small) = i64::try_from(v) {
+            return ParsedInt::Small(small);
+        }
+        let m = v.unsigned_abs();
+        let sign = if v < 0 { Sign::Minus } else { Sign::Plus };
+        let words = [m as u32, (m >> 32) as u32, (m >> 64) as u32, (m >> 96) as u32];
+        ParsedInt::Big(BigInt::from_biguint(sign, BigUint::from_slice(&words)))
     } else {
         ParsedInt::from_big(BigInt::from_signed_bytes_le(b))
     }
@@ -854,6 +873,13 @@ mod tests {
             decode_long_le(b"\x00\x00\x00\x00\x00\x00\x00\x80\x00"),
             ParsedInt::Big(BigInt::from(1u64 << 63))
         );
+        // The ends of the 128-bit path: -2**127 and 2**127 - 1, and -(2**63) - 1 just past i64.
+        for v in [i128::MIN, i128::MAX, i128::from(i64::MIN) - 1] {
+            assert_eq!(
+                decode_long_le(&v.to_le_bytes()),
+                ParsedInt::Big(BigInt::from(v))
+            );
+        }
         // Every length, with sign bits set and clear, agrees with the BigInt conversion
         // (the i64 path covers up to 8 bytes).
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
