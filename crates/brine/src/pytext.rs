@@ -552,10 +552,9 @@ pub fn decode_long_le(b: &[u8]) -> ParsedInt {
         if let Ok(small) = i64::try_from(v) {
             return ParsedInt::Small(small);
         }
-        let m = v.unsigned_abs();
         let sign = if v < 0 { Sign::Minus } else { Sign::Plus };
-        let words = [m as u32, (m >> 32) as u32, (m >> 64) as u32, (m >> 96) as u32];
-        ParsedInt::Big(BigInt::from_biguint(sign, BigUint::from_slice(&words)))
+        // num-bigint keeps a magnitude below 2**64 inline (no allocation).
+        ParsedInt::Big(BigInt::from_biguint(sign, BigUint::from(v.unsigned_abs())))
     } else {
         ParsedInt::from_big(BigInt::from_signed_bytes_le(b))
     }
