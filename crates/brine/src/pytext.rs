@@ -528,36 +528,34 @@ pub fn parse_long_arg(line: &[u8]) -> Result<ParsedInt, String> {
 /// A two's-complement little-endian integer (`LONG1`/`LONG4` payload); empty is 0.
 pub fn decode_long_le(b: &[u8]) -> ParsedInt {
     if b.len() <= 8 {
-        let fill = match b.last() {
-            Some(&last) if last & 0x80 != 0 => 0xff,
-            _ => 0,
-        };
-        let mut buf = [fill; 8];
-        for (dst, &src) in buf.iter_mut().zip(b) {
-            *dst = src;
-        }
-        ParsedInt::Small(i64::from_le_bytes(buf))
+        ParsedInt::Small(i64::from_le_bytes(sign_extended(b)))
     } else if b.len() <= 16 {
-        // Up to 128 bits: sign-extend into an i128 and build the magnitude's digits directly
-        // (`from_signed_bytes_le` copies and negates a negative number's bytes first).
-        let fill = match b.last() {
-            Some(&last) if last & 0x80 != 0 => 0xff,
-            _ => 0,
-        };
-        let mut buf = [fill; 16];
-        for (dst, &src) in buf.iter_mut().zip(b) {
-            *dst = src;
+        // Up to 128 bits through an i128 (`from_signed_bytes_le` copies and negates a negative
+        // number's bytes first); num-bigint keeps a magnitude below 2**64 inline.
+        let v = i128::from_le_bytes(sign_extended(b));
+        match i64::try_from(v) {
+            Ok(small) => ParsedInt::Small(small),
+            Err(_) => {
+                let sign = if v < 0 { Sign::Minus } else { Sign::Plus };
+                ParsedInt::Big(BigInt::from_biguint(sign, BigUint::from(v.unsigned_abs())))
+            }
         }
-        let v = i128::from_le_bytes(buf);
-        if let Ok(small) = i64::try_from(v) {
-            return ParsedInt::Small(small);
-        }
-        let sign = if v < 0 { Sign::Minus } else { Sign::Plus };
-        // num-bigint keeps a magnitude below 2**64 inline (no allocation).
-        ParsedInt::Big(BigInt::from_biguint(sign, BigUint::from(v.unsigned_abs())))
     } else {
         ParsedInt::from_big(BigInt::from_signed_bytes_le(b))
     }
+}
+
+/// `b` (at most `N` bytes of a little-endian two's-complement number) sign-extended to `N`.
+fn sign_extended<const N: usize>(b: &[u8]) -> [u8; N] {
+    let fill = match b.last() {
+        Some(&last) if last & 0x80 != 0 => 0xff,
+        _ => 0,
+    };
+    let mut buf = [fill; N];
+    for (dst, &src) in buf.iter_mut().zip(b) {
+        *dst = src;
+    }
+    buf
 }
 
 /// `int(s)` for bytes `s` (what `PyLong_FromString(s, NULL, 10)` also accepts): how the memo
