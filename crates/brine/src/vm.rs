@@ -35,6 +35,9 @@ struct Memo {
     dense: Vec<Option<Value>>,
     sparse: HashMap<u64, Value>,
     len: usize,
+    /// How many more values MEMOIZE may append to `dense` with one check: the memo limit's
+    /// room while the keys are exactly `0..len` (all dense, none missing), else 0.
+    fast_left: usize,
 }
 
 impl Memo {
@@ -140,6 +143,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             // 3,752 -> 576 for the tree).
             memo: Memo {
                 dense: Vec::with_capacity((size_hint / 8).min(1 << 22).min(opts.limits.max_memo)),
+                fast_left: opts.limits.max_memo,
                 ..Memo::default()
             },
             opts,
@@ -796,14 +800,12 @@ impl<'a, 'o> Machine<'a, 'o> {
     /// Stores `v` under the next dense memo key when that is sure to succeed.
     #[inline(always)]
     fn memoize_value(&mut self, v: Value) -> bool {
-        let limits = &self.opts.limits;
-        let ok = self.memo.len < limits.max_memo
-            && self.memo.len == self.memo.dense.len()
-            && self.memo.sparse.is_empty()
-            && self.alloc + ITEM_COST <= limits.max_alloc_bytes;
+        let ok =
+            self.memo.fast_left > 0 && self.alloc + ITEM_COST <= self.opts.limits.max_alloc_bytes;
         if ok {
             self.memo.dense.push(Some(v));
             self.memo.len += 1;
+            self.memo.fast_left -= 1;
             self.alloc += ITEM_COST;
         }
         ok
@@ -816,6 +818,12 @@ impl<'a, 'o> Machine<'a, 'o> {
             return Err(self.limit(Limit::Memo, self.opts.limits.max_memo));
         }
         let slots = self.memo.put(key, v);
+        let m = &mut self.memo;
+        m.fast_left = if m.sparse.is_empty() && m.len == m.dense.len() {
+            self.opts.limits.max_memo.saturating_sub(m.len)
+        } else {
+            0
+        };
         self.charge(slots as u64 * ITEM_COST)?;
         Ok(())
     }
