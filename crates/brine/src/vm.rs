@@ -35,8 +35,10 @@ struct Memo {
     dense: Vec<Option<Value>>,
     sparse: HashMap<u64, Value>,
     len: usize,
-    /// How many more values MEMOIZE may append to `dense` with one check: the memo limit's
-    /// room while the keys are exactly `0..len` (all dense, none missing), else 0.
+    /// The memo limit (`max_memo`).
+    max: usize,
+    /// How many more values [`Memo::push_next`] may append: the limit's room while the keys
+    /// are exactly `0..len` (all dense, none missing), else 0.
     fast_left: usize,
 }
 
@@ -53,9 +55,43 @@ impl Memo {
         self.sparse.get(&key).copied()
     }
 
+    /// An empty memo holding at most `max` entries.
+    fn new(max: usize, capacity: usize) -> Self {
+        Memo {
+            dense: Vec::with_capacity(capacity.min(max)),
+            max,
+            fast_left: max,
+            ..Memo::default()
+        }
+    }
+
+    /// Appends `v` under the next key (MEMOIZE as CPython's pickles use it) when one check
+    /// says it fits; false, having changed nothing, otherwise.
+    #[inline(always)]
+    fn push_next(&mut self, v: Value) -> bool {
+        if self.fast_left == 0 {
+            return false;
+        }
+        self.dense.push(Some(v));
+        self.len += 1;
+        self.fast_left -= 1;
+        true
+    }
+
     /// Stores a value; returns how many slots it added (0 when it replaced an entry).
     #[inline]
     fn put(&mut self, key: u64, v: Value) -> usize {
+        let added = self.put_slots(key, v);
+        self.fast_left = if self.sparse.is_empty() && self.len == self.dense.len() {
+            self.max.saturating_sub(self.len)
+        } else {
+            0
+        };
+        added
+    }
+
+    #[inline]
+    fn put_slots(&mut self, key: u64, v: Value) -> usize {
         let k = usize::try_from(key).unwrap_or(usize::MAX);
         if k == self.dense.len() && self.sparse.is_empty() {
             self.dense.push(Some(v));
@@ -141,11 +177,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             // touches twice its memory; the reserve costs nothing until it is used
             // (measured: page faults 1,994 -> 858 over ten decodes of the records workload,
             // 3,752 -> 576 for the tree).
-            memo: Memo {
-                dense: Vec::with_capacity((size_hint / 8).min(1 << 22).min(opts.limits.max_memo)),
-                fast_left: opts.limits.max_memo,
-                ..Memo::default()
-            },
+            memo: Memo::new(opts.limits.max_memo, (size_hint / 8).min(1 << 22)),
             opts,
             alloc: 0,
             proto: 0,
@@ -801,11 +833,8 @@ impl<'a, 'o> Machine<'a, 'o> {
     #[inline(always)]
     fn memoize_value(&mut self, v: Value) -> bool {
         let ok =
-            self.memo.fast_left > 0 && self.alloc + ITEM_COST <= self.opts.limits.max_alloc_bytes;
+            self.alloc + ITEM_COST <= self.opts.limits.max_alloc_bytes && self.memo.push_next(v);
         if ok {
-            self.memo.dense.push(Some(v));
-            self.memo.len += 1;
-            self.memo.fast_left -= 1;
             self.alloc += ITEM_COST;
         }
         ok
@@ -818,12 +847,6 @@ impl<'a, 'o> Machine<'a, 'o> {
             return Err(self.limit(Limit::Memo, self.opts.limits.max_memo));
         }
         let slots = self.memo.put(key, v);
-        let m = &mut self.memo;
-        m.fast_left = if m.sparse.is_empty() && m.len == m.dense.len() {
-            self.opts.limits.max_memo.saturating_sub(m.len)
-        } else {
-            0
-        };
         self.charge(slots as u64 * ITEM_COST)?;
         Ok(())
     }
