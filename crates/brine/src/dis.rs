@@ -1644,6 +1644,7 @@ impl Shape {
 /// One opcode as [`run_fast`] lists it: a compact copy of what it needs from [`OpFacts`].
 #[derive(Clone, Copy)]
 struct FastOp {
+    /// `": "` and the code column (`"%-4s "`).
     code: [u8; 8],
     name: [u8; 24],
     /// The name's length as listed: padded to 10 when an argument or a note follows.
@@ -1677,7 +1678,12 @@ fn fast_ops(table: &[Option<OpFacts>]) -> Vec<FastOp> {
         let padded = f.arg.is_some() || f.mark_at.is_some() || f.memo == MemoOp::Memoize;
         let name_len = usize::from(f.name_len);
         *slot = FastOp {
-            code: f.code,
+            code: {
+                let mut c = [b' '; 8];
+                c[..2].copy_from_slice(b": ");
+                c[2..7].copy_from_slice(&f.code[..5]);
+                c
+            },
             name: f.name,
             name_adv: (if padded { name_len.max(10) } else { name_len }) as u8,
             shape,
@@ -1975,8 +1981,7 @@ fn run_fast<W: io::Write>(
                     Some((field, width)) => l.fixed(&field, width),
                     None => l.u64(pos as u64),
                 }
-                l.fixed(b": ", 2);
-                l.fixed(&f.code, 5);
+                l.fixed(&f.code, 7);
                 l.spaces(indent);
                 l.fixed(&f.name, usize::from(f.name_adv));
             }};
