@@ -960,7 +960,31 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     /// Appends `self.stack[at..]` to the list (or object) `target`, then drops them from
     /// the stack.
+    #[inline(always)]
     fn append_from(&mut self, target: Value, at: usize) -> Result<()> {
+        let items = self.stack.get(at..).unwrap_or(&[]);
+        let n = items.len();
+        if let Value::Ref(id) = target {
+            // The common first batch of a list, too short for `big_list_reserve`: one exact
+            // allocation, and no second look at the node (inlined into the callers; the rest
+            // is out of line).
+            if let Some(Node::List(dest)) = self.graph.node_mut(id) {
+                if dest.capacity() == 0
+                    && n != 0
+                    && n < BIG_LIST_BATCH
+                    && n <= self.opts.limits.max_container_len
+                {
+                    *dest = items.to_vec();
+                    self.stack.truncate(at);
+                    return self.charge(n as u64 * ITEM_COST);
+                }
+            }
+        }
+        self.append_from_rest(target, at)
+    }
+
+    #[inline(never)]
+    fn append_from_rest(&mut self, target: Value, at: usize) -> Result<()> {
         let items = self.stack.get(at..).unwrap_or(&[]);
         if items.is_empty() {
             // CPython returns before looking at the target when there is nothing to add.
@@ -969,15 +993,6 @@ impl<'a, 'o> Machine<'a, 'o> {
         let n = items.len();
         let limit = self.opts.limits.max_container_len;
         if let Value::Ref(id) = target {
-            // The common first batch of a list, too short for `big_list_reserve`: one exact
-            // allocation, and no second look at the node.
-            if let Some(Node::List(dest)) = self.graph.node_mut(id) {
-                if dest.capacity() == 0 && n < BIG_LIST_BATCH && n <= limit {
-                    *dest = items.to_vec();
-                    self.stack.truncate(at);
-                    return self.charge(n as u64 * ITEM_COST);
-                }
-            }
             match self.graph.get(id) {
                 Some(Node::ByteArray(_)) if self.opts.restrict.is_some() => {
                     return Err(self.refused(
