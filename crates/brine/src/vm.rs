@@ -1092,7 +1092,37 @@ impl<'a, 'o> Machine<'a, 'o> {
     /// Stores the key, value pairs `self.stack[at..]` into the dict (or object) `target`,
     /// then drops them from the stack. A key already present keeps its place and gets the
     /// new value, as in CPython.
+    #[inline(always)]
     fn setitems_from(&mut self, target: Value, at: usize) -> Result<()> {
+        let items = self.stack.get(at..).unwrap_or(&[]);
+        let (pairs, odd) = items.as_chunks::<2>();
+        let n = pairs.len();
+        // The common case, inlined into the callers (the rest is out of line): an empty dict
+        // given the same distinct str keys as the last dict filled, so none can repeat (and
+        // their number is within the container limit, which that dict passed).
+        if let Value::Ref(id) = target {
+            if let Some(Node::Dict(d) | Node::OrderedDict(d)) = self.graph.get(id) {
+                if d.is_empty()
+                    && odd.is_empty()
+                    && n != 0
+                    && n == self.distinct_keys.len()
+                    && pairs
+                        .iter()
+                        .zip(&self.distinct_keys)
+                        .all(|(&[k, _], &id)| k == Value::Ref(id))
+                {
+                    let entries: Vec<(Value, Value)> = pairs.iter().map(|&[k, v]| (k, v)).collect();
+                    self.put_entries(id, entries);
+                    self.stack.truncate(at);
+                    return self.charge(n as u64 * ITEM_COST * 2);
+                }
+            }
+        }
+        self.setitems_from_rest(target, at)
+    }
+
+    #[inline(never)]
+    fn setitems_from_rest(&mut self, target: Value, at: usize) -> Result<()> {
         let items = self.stack.get(at..).unwrap_or(&[]);
         if items.is_empty() {
             // CPython returns before looking at the target when there is nothing to add.
@@ -1107,24 +1137,6 @@ impl<'a, 'o> Machine<'a, 'o> {
             return Err(self.mismatch("a dict to set items on", target));
         };
         match self.graph.get(id) {
-            Some(Node::Dict(d) | Node::OrderedDict(d))
-                if d.is_empty()
-                    && n <= limit
-                    && n == self.distinct_keys.len()
-                    && items
-                        .iter()
-                        .step_by(2)
-                        .zip(&self.distinct_keys)
-                        .all(|(&k, &id)| k == Value::Ref(id)) =>
-            {
-                let entries: Vec<(Value, Value)> = items
-                    .as_chunks::<2>()
-                    .0
-                    .iter()
-                    .map(|&[k, v]| (k, v))
-                    .collect();
-                self.put_entries(id, entries);
-            }
             Some(Node::Dict(_) | Node::OrderedDict(_)) => {
                 for k in items.iter().step_by(2) {
                     if let Value::Ref(_) = k {

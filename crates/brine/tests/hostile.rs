@@ -318,6 +318,19 @@ fn dicts_filled_with_the_same_memoized_keys() {
     };
     assert_eq!(keys(0), keys(1));
     assert_eq!(keys(0), keys(5));
+
+    // An odd number of items is still an error when the keys are those of the last dict
+    // (CPython: "odd number of items for SETITEMS"), from a slice and from a stream.
+    let odd = b"\x80\x02]q\x00(}(X\x01\x00\x00\x00aq\x01K\x01X\x01\x00\x00\x00bq\x02K\x02u\
+                }(h\x01K\x03h\x02K\x04K\x05ue.";
+    for e in [decode_err(odd), decode_err_reader(odd)] {
+        assert!(matches!(e.kind(), ErrorKind::OddItems), "{e}");
+        assert_eq!(
+            (e.offset(), e.opcode()),
+            (41, Some(Opcode::Setitems)),
+            "{e}"
+        );
+    }
 }
 
 #[test]
