@@ -1394,7 +1394,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             Node::Object(Box::new(obj)),
             std::mem::size_of::<Object>() as u64,
         )?;
-        if kind == CallKind::Reduce && self.opts.native_reductions {
+        if kind == CallKind::Reduce && self.opts.native_reductions && self.may_be_native(callable) {
             // copyreg._reconstructor becomes a NEWOBJ-like object with an empty argument tuple.
             let empty = self.empty_tuple()?;
             if let Some(native) = self.native_reduction(callable, args, empty)? {
@@ -1424,7 +1424,18 @@ impl<'a, 'o> Machine<'a, 'o> {
         Ok(unique_keys(&self.graph, items))
     }
 
-    /// CPython's own data-only reductions, turned into the native values they build.
+    /// Whether `callable` is a global of a module [`native_reduction`](Self::native_reduction)
+    /// knows: most calls (datetime, user classes) are not, and are told apart here cheaply.
+    #[inline]
+    fn may_be_native(&self, callable: Value) -> bool {
+        matches!(self.node_of(callable), Some(Node::Global(g)) if matches!(
+            g.module.as_bytes(),
+            b"builtins" | b"_codecs" | b"collections" | b"copyreg"
+        ))
+    }
+
+    /// CPython's own data-only reductions, turned into the native values they build (for a
+    /// callable [`may_be_native`](Self::may_be_native) accepts).
     fn native_reduction(
         &self,
         callable: Value,
@@ -1434,13 +1445,6 @@ impl<'a, 'o> Machine<'a, 'o> {
         let Some(Node::Global(g)) = self.node_of(callable) else {
             return Ok(None);
         };
-        // Most calls (datetime, user classes) are none of these: reject them cheaply.
-        if !matches!(
-            g.module.as_bytes(),
-            b"builtins" | b"_codecs" | b"collections" | b"copyreg"
-        ) {
-            return Ok(None);
-        }
         let (Some(module), Some(name)) = (g.module.as_str(), g.name.as_str()) else {
             return Ok(None);
         };
