@@ -524,6 +524,62 @@ fn sparse_memo_keys_do_not_grow_a_dense_array() {
 }
 
 #[test]
+fn memoized_scalars_and_nodes_replacing_each_other() {
+    // The memo keeps nodes in 4-byte slots and scalars (which only a hand-written PUT
+    // memoizes) beside them; a key may go from one to the other and back. Each expected
+    // text is `repr(pickle.loads(data))` from CPython 3.11.
+    let cases: [(&[u8], &str); 6] = [
+        // An int PUT, then read twice.
+        (b"(K\x05q\x00h\x00h\x00t.", "(5, 5, 5)"),
+        // A list replaces the int at key 0, then an int replaces the list.
+        (
+            b"(K\x05q\x000]q\x00h\x00K\x07q\x00h\x00t.",
+            "([], [], 7, 7)",
+        ),
+        // MEMOIZE after a memoized scalar takes the next key.
+        (b"\x80\x04(K\x05\x94]\x94h\x00h\x01t.", "(5, [], 5, [])"),
+        (
+            b"\x80\x04(K\x05\x94]\x94h\x00h\x01\x94h\x02t.",
+            "(5, [], 5, [], [])",
+        ),
+        // Ints replace two memoized lists; MEMOIZE in between counts the entries.
+        (
+            b"\x80\x04(]\x94K\x05q\x00]\x94h\x00h\x01K\x06q\x01h\x01t.",
+            "([], 5, [], 5, [], 6, 6)",
+        ),
+        // A list replaces an int within the dense keys: still two entries, so the
+        // MEMOIZE after it takes key 2.
+        (
+            b"\x80\x04(]\x94]\x94K\x05q\x00]q\x00]\x94h\x02h\x00t.",
+            "([], [], 5, [], [], [], [])",
+        ),
+    ];
+    for (data, want) in cases {
+        for g in [brine::decode(data), brine::decode_reader(data)] {
+            let g = g.expect("decodes");
+            assert_eq!(g.root().to_string(), want, "{data:?}");
+        }
+    }
+    // Identity: the list read back is the node stored, and a replaced list is not reused.
+    let items = |data: &[u8]| -> Vec<Value> {
+        let g = brine::decode(data).expect("decodes");
+        let root = g.root();
+        (0..root.len().unwrap_or(0))
+            .filter_map(|i| root.at(i).map(|v| v.value()))
+            .collect()
+    };
+    let two = items(cases[1].0);
+    assert_eq!(two[0], two[1]);
+    assert!(matches!(two[0], Value::Ref(_)));
+    let five = items(cases[4].0);
+    assert_eq!(five[2], five[4]);
+    assert_ne!(five[0], five[2]);
+    let six = items(cases[5].0);
+    assert_eq!((six[4], six[3]), (six[5], six[6]));
+    assert_ne!(six[3], six[4]);
+}
+
+#[test]
 fn keys_sharing_subtuples_are_compared_within_a_budget() {
     // Two keys, each a 3**19-leaf tuple tree described in 60 bytes through DUP.
     let mut data = b"\x80\x02}(".to_vec();
