@@ -440,14 +440,14 @@ impl<'a, 'o> Machine<'a, 'o> {
                     },
                     // Nodes: the machine's own helpers, with the position they report set.
                     b']' | b'}' if room => {
-                        let (op, node) = if byte == b']' {
-                            (Opcode::EmptyList, Node::List(Vec::new()))
-                        } else {
-                            (Opcode::EmptyDict, Node::Dict(Vec::new()))
-                        };
                         self.pos = p as u64;
-                        self.op = Some(op);
-                        let v = self.new_node(node, 0)?;
+                        let v = if byte == b']' {
+                            self.op = Some(Opcode::EmptyList);
+                            self.new_node_with(0, || Node::List(Vec::new()))?
+                        } else {
+                            self.op = Some(Opcode::EmptyDict);
+                            self.new_node_with(0, || Node::Dict(Vec::new()))?
+                        };
                         self.stack.push(v);
                         p = self.memoize_pushed(v, data, p + 1, end);
                         continue;
@@ -457,7 +457,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                             self.pos = p as u64;
                             self.op = Some(Opcode::ShortBinbytes);
                             let b = data.get(p + 2..p + 2 + n as usize).unwrap_or_default();
-                            let v = self.new_node(Node::Bytes(Cow::Borrowed(b)), 0)?;
+                            let v = self.new_node_with(0, || Node::Bytes(Cow::Borrowed(b)))?;
                             self.stack.push(v);
                             p = self.memoize_pushed(v, data, p + 2 + n as usize, end);
                             continue;
@@ -506,7 +506,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                             let text = data.get(p + 2..p + 2 + n as usize).unwrap_or_default();
                             let v = if short_ascii(data, p + 2, n) {
                                 let s = PyStr::from_checked(Cow::Borrowed(text), true);
-                                self.new_node(Node::Str(s), 0)?
+                                self.new_node_with(0, || Node::Str(s))?
                             } else {
                                 self.str_node(Cow::Borrowed(text))?
                             };
@@ -680,11 +680,21 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     #[inline(always)]
     fn new_node(&mut self, node: Node<'a>, payload: u64) -> Result<Value> {
+        self.new_node_with(payload, || node)
+    }
+
+    /// [`Machine::new_node`] of the node `make` returns, made after the checks. A node that
+    /// exists before a check that can fail must be kept in memory for the error path's
+    /// drop: the fast loop's empty containers were built on the stack with 8-byte stores
+    /// and copied into the arena with 16-byte loads, which store forwarding cannot serve (a
+    /// stall on every one, about a fifth of the loop's time on the shared references).
+    #[inline(always)]
+    fn new_node_with(&mut self, payload: u64, make: impl FnOnce() -> Node<'a>) -> Result<Value> {
         self.charge(NODE_COST + payload)?;
         if self.graph.len() >= u32::MAX as usize {
             return Err(self.limit(Limit::AllocBytes, self.opts.limits.max_alloc_bytes));
         }
-        Ok(self.graph.push(node))
+        Ok(self.graph.push_with(make))
     }
 
     fn empty_tuple(&mut self) -> Result<Value> {
@@ -700,7 +710,7 @@ impl<'a, 'o> Machine<'a, 'o> {
         if items.is_empty() {
             return self.empty_tuple();
         }
-        self.new_node(Node::Tuple(items), 0)
+        self.new_node_with(0, || Node::Tuple(items))
     }
 
     fn node_of(&self, v: Value) -> Option<&Node<'a>> {
@@ -786,7 +796,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             }
         };
         let cost = owned_len(&bytes);
-        self.new_node(Node::Str(PyStr::from_checked(bytes, plain)), cost)
+        self.new_node_with(cost, || Node::Str(PyStr::from_checked(bytes, plain)))
     }
 
     fn int_value(&mut self, p: ParsedInt) -> Result<Value> {
@@ -1793,7 +1803,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 self.push(Value::Float(f64::from_be_bytes(a)))?;
             }
             Opcode::EmptyList => {
-                let v = self.new_node(Node::List(Vec::new()), 0)?;
+                let v = self.new_node_with(0, || Node::List(Vec::new()))?;
                 self.push(v)?;
             }
             Opcode::Append => {
@@ -1812,7 +1822,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             Opcode::List => {
                 let at = self.pop_mark()?;
                 let items = self.take_from(at)?;
-                let v = self.new_node(Node::List(items), 0)?;
+                let v = self.new_node_with(0, || Node::List(items))?;
                 self.push(v)?;
             }
             Opcode::EmptyTuple => {
@@ -1840,12 +1850,12 @@ impl<'a, 'o> Machine<'a, 'o> {
                 self.push(v)?;
             }
             Opcode::EmptyDict => {
-                let v = self.new_node(Node::Dict(Vec::new()), 0)?;
+                let v = self.new_node_with(0, || Node::Dict(Vec::new()))?;
                 self.push(v)?;
             }
             Opcode::Dict => {
                 let at = self.pop_mark()?;
-                let v = self.new_node(Node::Dict(Vec::new()), 0)?;
+                let v = self.new_node_with(0, || Node::Dict(Vec::new()))?;
                 self.setitems_from(v, at)?;
                 self.push(v)?;
             }
@@ -1863,7 +1873,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 self.setitems_from(dict, at)?;
             }
             Opcode::EmptySet => {
-                let v = self.new_node(Node::Set(Vec::new()), 0)?;
+                let v = self.new_node_with(0, || Node::Set(Vec::new()))?;
                 self.push(v)?;
             }
             Opcode::Additems => {
@@ -1878,7 +1888,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                     self.check_hashable(*k)?;
                 }
                 let items = unique_keys(&self.graph, items);
-                let v = self.new_node(Node::FrozenSet(items), 0)?;
+                let v = self.new_node_with(0, || Node::FrozenSet(items))?;
                 self.push(v)?;
             }
             Opcode::Get => {

@@ -307,6 +307,16 @@ impl<'a> Graph<'a> {
         Value::Ref(id)
     }
 
+    /// [`Graph::push`] of the node `make` returns, made once the arena has room: a constant
+    /// node (an empty container) is then written in place, where one made before the push
+    /// is built on the stack and copied over.
+    #[inline(always)]
+    pub(crate) fn push_with(&mut self, make: impl FnOnce() -> Node<'a>) -> Value {
+        let id = NodeId(self.nodes.len() as u32);
+        self.nodes.extend(std::iter::once_with(make));
+        Value::Ref(id)
+    }
+
     /// Number of nodes in the arena.
     pub fn len(&self) -> usize {
         self.nodes.len()
