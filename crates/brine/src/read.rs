@@ -311,14 +311,24 @@ impl<R: io::Read> Read<'static> for IoRead<R> {
     fn read_bytes(&mut self, n: u64) -> io::Result<Option<Cow<'static, [u8]>>> {
         // The vector grows with the bytes that actually arrive, never with `n` alone.
         let mut out: Vec<u8> = Vec::with_capacity(n.min(CHUNK as u64) as usize);
-        while (out.len() as u64) < n {
-            if self.available().is_empty() && !self.fill_more()? {
+        // What is buffered, then the rest straight from the inner reader into the vector:
+        // one copy of a big payload instead of two (through the buffer), and no zero fill
+        // (`read_to_end` reads into the vector's spare room).
+        let avail = self.available();
+        let take = n.min(avail.len() as u64) as usize;
+        out.extend_from_slice(avail.get(..take).unwrap_or_default());
+        self.consume(take);
+        let want = n - take as u64;
+        if want > 0 {
+            if self.eof {
                 return Ok(None);
             }
-            let avail = self.available();
-            let take = (n - out.len() as u64).min(avail.len() as u64) as usize;
-            out.extend_from_slice(&avail[..take]);
-            self.consume(take);
+            let got = io::Read::read_to_end(&mut io::Read::take(&mut self.inner, want), &mut out)?;
+            self.offset += got as u64;
+            if (got as u64) < want {
+                self.eof = true;
+                return Ok(None);
+            }
         }
         self.shrink();
         Ok(Some(Cow::Owned(out)))

@@ -524,6 +524,35 @@ fn sparse_memo_keys_do_not_grow_a_dense_array() {
 }
 
 #[test]
+fn big_payloads_from_a_stream_keep_the_offsets() {
+    // A payload bigger than the stream's buffer is read straight into its vector; the
+    // offsets after it, and a truncation inside it, are those of a slice.
+    let mut data = b"\x80\x03B".to_vec();
+    data.extend_from_slice(&200_000u32.to_le_bytes());
+    data.extend((0..200_000u32).map(|i| (i % 251) as u8));
+    let payload_end = data.len();
+    data.push(0xff);
+    for e in [decode_err(&data), decode_err_reader(&data)] {
+        assert!(matches!(e.kind(), ErrorKind::InvalidOpcode(0xff)), "{e}");
+        assert_eq!(e.offset(), payload_end as u64, "{e}");
+    }
+    // The payload itself arrives whole.
+    data.truncate(payload_end);
+    data.push(b'.');
+    let g = brine::decode_reader(&data[..]).expect("bytes");
+    match g.root().node() {
+        Some(Node::Bytes(b)) => assert_eq!(b.as_ref(), &data[7..payload_end]),
+        other => panic!("{other:?}"),
+    }
+    // Cut inside the payload: truncated, at the BINBYTES.
+    data.truncate(150_000);
+    for e in [decode_err(&data), decode_err_reader(&data)] {
+        assert!(matches!(e.kind(), ErrorKind::Truncated), "{e}");
+        assert_eq!((e.offset(), e.opcode()), (2, Some(Opcode::Binbytes)), "{e}");
+    }
+}
+
+#[test]
 fn memoized_scalars_and_nodes_replacing_each_other() {
     // The memo keeps nodes in 4-byte slots and scalars (which only a hand-written PUT
     // memoizes) beside them; a key may go from one to the other and back. Each expected
