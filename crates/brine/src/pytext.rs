@@ -546,7 +546,7 @@ pub fn decode_long_le(b: &[u8]) -> ParsedInt {
 }
 
 /// `b` (at most `N` bytes of a little-endian two's-complement number) sign-extended to `N`.
-fn sign_extended<const N: usize>(b: &[u8]) -> [u8; N] {
+pub(crate) fn sign_extended<const N: usize>(b: &[u8]) -> [u8; N] {
     let fill = match b.last() {
         Some(&last) if last & 0x80 != 0 => 0xff,
         _ => 0,

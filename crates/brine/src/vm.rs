@@ -7,6 +7,8 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
+use num_bigint::BigInt;
+
 use crate::compat;
 use crate::de::{Inline, Options, Py2Encoding};
 use crate::error::{Error, ErrorKind, Result};
@@ -424,12 +426,13 @@ impl<'a, 'o> Machine<'a, 'o> {
                     0x8a if room => match data.get(p + 1) {
                         Some(&n) if n <= 16 && p + 2 + n as usize <= end => {
                             let b = data.get(p + 2..p + 2 + n as usize).unwrap_or_default();
-                            let v = match pytext::decode_long_le(b) {
-                                ParsedInt::Small(i) => Value::Int(i),
-                                big => {
+                            let wide = i128::from_le_bytes(pytext::sign_extended(b));
+                            let v = match i64::try_from(wide) {
+                                Ok(i) => Value::Int(i),
+                                Err(_) => {
                                     self.pos = p as u64;
                                     self.op = Some(Opcode::Long1);
-                                    self.int_value(big)?
+                                    self.wide_int(wide)?
                                 }
                             };
                             self.stack.push(v);
@@ -797,6 +800,14 @@ impl<'a, 'o> Machine<'a, 'o> {
         };
         let cost = owned_len(&bytes);
         self.new_node_with(cost, || Node::Str(PyStr::from_checked(bytes, plain)))
+    }
+
+    /// A node for an int of up to 128 bits that does not fit an `i64`, its `BigInt` made in
+    /// place (one made first and moved in was copied through the stack twice).
+    #[inline(never)]
+    fn wide_int(&mut self, v: i128) -> Result<Value> {
+        let bits = 128 - u64::from(v.unsigned_abs().leading_zeros());
+        self.new_node_with(bits / 8, || Node::Int(Box::new(BigInt::from(v))))
     }
 
     fn int_value(&mut self, p: ParsedInt) -> Result<Value> {
