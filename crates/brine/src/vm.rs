@@ -216,7 +216,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             // touches twice its memory; the reserve costs nothing until it is used
             // (measured: page faults 1,994 -> 858 over ten decodes of the records workload,
             // 3,752 -> 576 for the tree).
-            memo: Memo::new(opts.limits.max_memo, (size_hint / 8).min(1 << 22)),
+            memo: Memo::new(opts.limits.max_memo, (size_hint / 2).min(1 << 24)),
             opts,
             alloc: 0,
             proto: 0,
