@@ -60,10 +60,10 @@ impl Memo {
 
     #[inline]
     fn get(&self, key: u64) -> Option<Value> {
-        match usize::try_from(key).ok().and_then(|k| self.dense.get(k)) {
-            Some(&id) if id != HOLE => Some(Value::Ref(NodeId(id))),
-            _ => self.get_sparse(key),
-        }
+        usize::try_from(key)
+            .ok()
+            .and_then(|k| self.dense_ref(k))
+            .or_else(|| self.get_sparse(key))
     }
 
     /// The node a dense key holds, if any (the fast loop's lookup).
